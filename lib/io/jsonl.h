@@ -1,0 +1,48 @@
+// JSON Lines input shared by every tool: parses one object per line and turns
+// malformed lines into errors naming the file and the line (exit code 3), or,
+// with skip_bad, counts and skips them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "io/stream.h"
+
+namespace mds {
+
+class JsonlReader {
+ public:
+  JsonlReader(const std::string& path, bool skip_bad);
+
+  // Next well-formed JSON object. Blank lines are skipped silently (they carry
+  // no record). Returns false at end of input.
+  bool next(nlohmann::json& obj);
+
+  // Returns field `key` of obj as a string, validating presence, type and
+  // UTF-8. On failure: throws bad_input naming file:line, or returns false
+  // (and counts the line as skipped) when skip_bad is set.
+  bool get_string(const nlohmann::json& obj, const std::string& key, std::string& out);
+
+  uint64_t line_number() const { return lines_.line_number(); }
+  uint64_t skipped() const { return skipped_; }
+  std::string display_name() const { return lines_.display_name(); }
+  // Where the last line came from, "file:line", for messages.
+  std::string where() const;
+  // Reports a bad record found by the caller: throws, or counts it under skip_bad.
+  // Returns normally only when skipping.
+  void bad_record(const std::string& what);
+
+ private:
+  LineReader lines_;
+  bool skip_bad_;
+  uint64_t skipped_ = 0;
+  std::string line_;
+};
+
+// True when s is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+// On failure *bad_offset is the byte offset of the first invalid sequence.
+bool is_valid_utf8(const std::string& s, size_t* bad_offset = nullptr);
+
+}  // namespace mds
