@@ -4,9 +4,11 @@
 //  - GaussianDenoiser: target embeddings x0 ~ N(mu, s^2 I) per slot; the exact
 //    posterior mean under the (m-centred) forward process is linear in x_t,
 //    and the probability-flow ODE has a closed-form solution.
-//  - MemoryDenoiser: the Bayes posterior mean E[x0 | x_t, src] of the Gaussian
-//    forward process when the data are a finite set of (src, trg) pairs; a
-//    correct sampler reproduces a training target of the source exactly.
+//  - MemoryDenoiser: the Bayes posterior mean E[x0 | x_t, src] of the forward
+//    process (Gaussian around m plus DiffuSeq-v2's absorbing replacement) when
+//    the data are a finite set of (src, trg) pairs; a correct sampler
+//    reproduces a training target of the source exactly, each target of an
+//    ambiguous source with its data frequency.
 #pragma once
 
 #include <cmath>
@@ -141,12 +143,14 @@ class MemoryDenoiser : public AnalyticBase {
       for (size_t c = 0; c < cand.size(); ++c) {
         const auto ids = layout(pairs_[cand[c]].trg, slots);
         double dist = 0;
-        for (size_t k = 0; k < slots; ++k)
+        for (size_t k = 0; k < slots; ++k) {
+          if (absorbed(x, (base + trg0 + k) * d)) continue;  // an absorbed slot carries no information
           for (size_t j = 0; j < d; ++j) {
             const double y0 = emb_[static_cast<size_t>(ids[k]) * d + j] - m_[j];
             const double y = x[(base + trg0 + k) * d + j] - m_[j];
             dist += (y - std::sqrt(ab) * y0) * (y - std::sqrt(ab) * y0);
           }
+        }
         logw[c] = -dist / (2.0 * (1.0 - ab));
         best = std::max(best, logw[c]);
       }
@@ -161,6 +165,13 @@ class MemoryDenoiser : public AnalyticBase {
       for (size_t q = 0; q < trg0; ++q)
         for (size_t j = 0; j < d; ++j) x0[(base + q) * d + j] = -5.0f;  // garbage on the source
     }
+  }
+  // True when the slot at x[at..at+d) is exactly m: DiffuSeq-v2's absorbing
+  // replacement, which happens whatever x0 is (so it drops out of the likelihood).
+  bool absorbed(const std::vector<float>& x, size_t at) const {
+    for (size_t j = 0; j < static_cast<size_t>(info_.embed_dim); ++j)
+      if (x[at + j] != m_[j]) return false;
+    return true;
   }
   // The target region of a pair: trg [SEP] [PAD]... over `slots` slots.
   std::vector<int32_t> layout(const std::vector<int32_t>& trg, size_t slots) const {
