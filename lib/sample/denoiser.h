@@ -58,6 +58,12 @@ class Denoiser {
   virtual const std::vector<float>& absorbing_vector() const = 0;
   // A short description for the sampler's metadata (architecture, backend).
   virtual std::string describe() const = 0;
+
+  // For each of n vectors x[i, :d]: the id of the L2-nearest embedding
+  // (rounding) and the argmax of the rounding head's logits (decode). The
+  // defaults run on the host over embedding(); a device model may override.
+  virtual void nearest_ids(const float* x, size_t n, int32_t* ids) const;
+  virtual void argmax_ids(const float* x, size_t n, int32_t* ids) const;
 };
 
 }  // namespace mds

@@ -92,8 +92,7 @@ void Trajectory::predict(double index, bool round, std::vector<float>& x0) {
     for (size_t j = 0; j < d; ++j) packed[k * d + j] = x0[gen_[k] * d + j];
   round_ids_.resize(gen_.size());
   const auto& emb = model_.embedding();
-  EmbeddingTable table{emb.data(), nullptr, model_.info().vocab_size, dim_};
-  nearest_embedding_ids(table, packed.data(), gen_.size(), round_ids_.data());
+  model_.nearest_ids(packed.data(), gen_.size(), round_ids_.data());
   for (size_t k = 0; k < gen_.size(); ++k)
     for (size_t j = 0; j < d; ++j) x0[gen_[k] * d + j] = emb[static_cast<size_t>(round_ids_[k]) * d + j];
 }
@@ -105,9 +104,7 @@ std::vector<int32_t> Trajectory::decode() const {
   for (size_t k = 0; k < gen_.size(); ++k)
     for (size_t j = 0; j < d; ++j) packed[k * d + j] = x_[gen_[k] * d + j];
   std::vector<int32_t> ids(gen_.size());
-  const auto& bias = model_.head_bias();
-  EmbeddingTable table{model_.embedding().data(), bias.empty() ? nullptr : bias.data(), model_.info().vocab_size, dim_};
-  head_argmax_ids(table, packed.data(), gen_.size(), ids.data());
+  model_.argmax_ids(packed.data(), gen_.size(), ids.data());
   for (size_t k = 0; k < gen_.size(); ++k) out[gen_[k]] = ids[k];
   return out;
 }

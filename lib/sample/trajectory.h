@@ -10,7 +10,6 @@
 
 #include "model/trainable.h"
 #include "sample/denoiser.h"
-#include "sample/embedding_ops.h"
 #include "sample/example_rng.h"
 
 namespace mds {
