@@ -39,10 +39,10 @@ inline std::vector<float> random_embeddings(int V, int d, uint32_t seed, float s
 class AnalyticBase : public Denoiser {
  public:
   AnalyticBase(DenoiserInfo info, std::vector<float> emb, std::vector<float> m)
-      : info_(info), schedule_(NoiseSchedule::sqrt_schedule(2000)), emb_(std::move(emb)), m_(std::move(m)) {}
-  void set_schedule(NoiseSchedule s) { schedule_ = std::move(s); }
+      : info_(info), schedule_(SamplingSchedule::sqrt_schedule(2000)), emb_(std::move(emb)), m_(std::move(m)) {}
+  void set_schedule(SamplingSchedule s) { schedule_ = std::move(s); }
   const DenoiserInfo& info() const override { return info_; }
-  const NoiseSchedule& schedule() const override { return schedule_; }
+  const SamplingSchedule& schedule() const override { return schedule_; }
   const std::vector<float>& embedding() const override { return emb_; }
   const std::vector<float>& head_bias() const override { return bias_; }
   const std::vector<float>& absorbing_vector() const override { return m_; }
@@ -66,7 +66,7 @@ class AnalyticBase : public Denoiser {
     return p - first;
   }
   DenoiserInfo info_;
-  NoiseSchedule schedule_;
+  SamplingSchedule schedule_;
   std::vector<float> emb_, m_, bias_;
 };
 

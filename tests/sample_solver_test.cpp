@@ -62,11 +62,11 @@ Rows make_setup(int rows) {
 // A smooth schedule (DDPM's linear betas 1e-4..0.02, T = 1000) for the
 // convergence-order tests: the sqrt schedule's clipped last beta puts a kink
 // in log alpha(t) that limits any solver's observed order.
-NoiseSchedule smooth_schedule() {
+SamplingSchedule smooth_schedule() {
   std::vector<double> ab(1000);
   double prod = 1;
   for (int i = 0; i < 1000; ++i) ab[static_cast<size_t>(i)] = prod *= 1 - (1e-4 + (0.02 - 1e-4) * i / 999.0);
-  return NoiseSchedule::from_alpha_bar(ab, "linear");
+  return SamplingSchedule::from_alpha_bar(ab, "linear");
 }
 
 // Max |x - exact| over generated slots. For Gaussian data the probability-flow
@@ -113,7 +113,7 @@ double run_ode(SolverKind kind, int steps, bool smooth = false, bool centered = 
 }
 
 TEST(SampleSchedule, SqrtScheduleMatchesDiffuSeqValues) {
-  const NoiseSchedule s = NoiseSchedule::sqrt_schedule(2000);
+  const SamplingSchedule s = SamplingSchedule::sqrt_schedule(2000);
   ASSERT_EQ(s.steps(), 2000);
   // Values from algorithm.md §3 (computed from DiffuSeq's code).
   EXPECT_NEAR(s.alpha_bar(0), 0.98536, 5e-6);
@@ -125,7 +125,7 @@ TEST(SampleSchedule, SqrtScheduleMatchesDiffuSeqValues) {
 }
 
 TEST(SampleSchedule, ContinuousTimeInterpolatesLogAlpha) {
-  const NoiseSchedule s = NoiseSchedule::sqrt_schedule(2000);
+  const SamplingSchedule s = SamplingSchedule::sqrt_schedule(2000);
   for (int i : {0, 1, 500, 1998, 1999}) {
     const double t = (i + 1) / 2000.0;
     EXPECT_NEAR(s.log_alpha(t), 0.5 * std::log(s.alpha_bar(i)), 1e-12) << i;
@@ -144,9 +144,9 @@ TEST(SampleSchedule, ContinuousTimeInterpolatesLogAlpha) {
 }
 
 TEST(SampleSchedule, RejectsBadTables) {
-  EXPECT_THROW(NoiseSchedule::from_alpha_bar({0.9, 0.95}, "x"), Error);
-  EXPECT_THROW(NoiseSchedule::from_alpha_bar({0.9, 0.0}, "x"), Error);
-  EXPECT_THROW(NoiseSchedule::sqrt_schedule(1), Error);
+  EXPECT_THROW(SamplingSchedule::from_alpha_bar({0.9, 0.95}, "x"), Error);
+  EXPECT_THROW(SamplingSchedule::from_alpha_bar({0.9, 0.0}, "x"), Error);
+  EXPECT_THROW(SamplingSchedule::sqrt_schedule(1), Error);
 }
 
 TEST(SampleSolver, SpacedIndicesCoverBothEnds) {

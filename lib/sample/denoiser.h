@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "model/trainable.h"
-#include "sample/noise_schedule.h"
+#include "sample/sampling_schedule.h"
 
 namespace mds {
 
@@ -35,7 +35,7 @@ class Denoiser {
   virtual ~Denoiser() = default;
 
   virtual const DenoiserInfo& info() const = 0;
-  virtual const NoiseSchedule& schedule() const = 0;
+  virtual const SamplingSchedule& schedule() const = 0;
 
   // Predicts x0 at every position of `batch` (layout of model/trainable.h).
   //   x_t       [B, L, d] row-major, L = batch.seq_len; slots beyond an

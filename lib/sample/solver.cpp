@@ -26,7 +26,7 @@ SolverKind parse_solver(const std::string& name) {
   throw_usage("unknown solver '{}': expected one of ddpm, ddim, dpm++", name);
 }
 
-SolverSettings resolve_solver_settings(SolverSettings s, const DenoiserInfo& info, const NoiseSchedule& schedule) {
+SolverSettings resolve_solver_settings(SolverSettings s, const DenoiserInfo& info, const SamplingSchedule& schedule) {
   const int T = schedule.steps();
   if (s.steps == 0) s.steps = s.kind == SolverKind::ddpm ? T : s.kind == SolverKind::ddim ? 200 : 10;
   if (s.steps < 1 || s.steps > T)

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sample/noise_schedule.h"
+#include "sample/sampling_schedule.h"
 #include "sample/trajectory.h"
 
 namespace mds {
@@ -30,7 +30,7 @@ struct SolverSettings {
 };
 
 // Fills the defaults from the model and checks the ranges (usage errors).
-SolverSettings resolve_solver_settings(SolverSettings s, const DenoiserInfo& info, const NoiseSchedule& schedule);
+SolverSettings resolve_solver_settings(SolverSettings s, const DenoiserInfo& info, const SamplingSchedule& schedule);
 // Every setting, for the sampler's metadata.
 nlohmann::json solver_settings_to_json(const SolverSettings& s);
 

@@ -11,7 +11,7 @@
 namespace mds {
 
 void DdimSolver::run(Trajectory& traj) const {
-  const NoiseSchedule& sched = traj.schedule();
+  const SamplingSchedule& sched = traj.schedule();
   const std::vector<int> tau = spaced_indices(sched.steps(), s_.steps);
   const size_t d = static_cast<size_t>(traj.dim());
   const std::vector<float>& o = traj.offset();

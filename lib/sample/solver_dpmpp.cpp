@@ -1,7 +1,7 @@
 // DPM-Solver++(2M) [Lu et al. 2022, "DPM-Solver++", Alg. 2; upstream
 // dpm_solver_pytorch multistep_dpm_solver_second_update, solver_type
 // 'dpmsolver'] over the discrete schedule seen in continuous time
-// (NoiseSchedule::log_alpha). With D the data prediction (x0_hat, source
+// (SamplingSchedule::log_alpha). With D the data prediction (x0_hat, source
 // re-imposed) and h = lambda_t - lambda_s:
 //   first order:  y_t = (sigma_t / sigma_s) y_s - alpha_t (e^{-h} - 1) D_s
 //   second order: r = h_prev / h, D1 = (D_s - D_prev) / r,
@@ -25,7 +25,7 @@ std::vector<double> DpmSolverPP::time_grid(int T, int N) {
 }
 
 void DpmSolverPP::run(Trajectory& traj) const {
-  const NoiseSchedule& sched = traj.schedule();
+  const SamplingSchedule& sched = traj.schedule();
   const int N = s_.steps;
   const std::vector<double> ts = time_grid(sched.steps(), N);
   const size_t d = static_cast<size_t>(traj.dim());

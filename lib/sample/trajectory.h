@@ -38,7 +38,7 @@ class Trajectory {
   int seq_len() const { return batch_.seq_len; }
   int dim() const { return dim_; }
   const Batch& batch() const { return batch_; }
-  const NoiseSchedule& schedule() const { return model_.schedule(); }
+  const SamplingSchedule& schedule() const { return model_.schedule(); }
   const DenoiserInfo& info() const { return model_.info(); }
 
   // Current state [B, L, d].

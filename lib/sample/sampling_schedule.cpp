@@ -1,5 +1,5 @@
 // Sqrt schedule table and DPM-Solver's continuous-time interpolation of it.
-#include "sample/noise_schedule.h"
+#include "sample/sampling_schedule.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 namespace mds {
 
-NoiseSchedule NoiseSchedule::sqrt_schedule(int T) {
+SamplingSchedule SamplingSchedule::sqrt_schedule(int T) {
   if (T < 2) throw_usage("noise schedule: expected at least 2 diffusion steps, got {}", T);
   auto abar_fn = [](double s) { return 1.0 - std::sqrt(s + 1e-4); };
   std::vector<double> abar(static_cast<size_t>(T));
@@ -22,14 +22,14 @@ NoiseSchedule NoiseSchedule::sqrt_schedule(int T) {
   return from_alpha_bar(std::move(abar), "sqrt");
 }
 
-NoiseSchedule NoiseSchedule::from_alpha_bar(std::vector<double> alpha_bar, std::string name) {
+SamplingSchedule SamplingSchedule::from_alpha_bar(std::vector<double> alpha_bar, std::string name) {
   if (alpha_bar.size() < 2) throw_usage("noise schedule '{}': expected at least 2 steps, got {}", name, alpha_bar.size());
   for (size_t i = 0; i < alpha_bar.size(); ++i) {
     const double a = alpha_bar[i];
     if (!(a > 0.0 && a < 1.0) || (i > 0 && !(a < alpha_bar[i - 1])))
       throw_usage("noise schedule '{}': abar[{}] = {} is not in (0, 1) and strictly decreasing", name, i, a);
   }
-  NoiseSchedule s;
+  SamplingSchedule s;
   s.alpha_bar_ = std::move(alpha_bar);
   s.log_alpha_.resize(s.alpha_bar_.size());
   for (size_t i = 0; i < s.alpha_bar_.size(); ++i) s.log_alpha_[i] = 0.5 * std::log(s.alpha_bar_[i]);
@@ -37,12 +37,12 @@ NoiseSchedule NoiseSchedule::from_alpha_bar(std::vector<double> alpha_bar, std::
   return s;
 }
 
-double NoiseSchedule::beta(int i) const {
+double SamplingSchedule::beta(int i) const {
   const double prev = i == 0 ? 1.0 : alpha_bar(i - 1);
   return 1.0 - alpha_bar(i) / prev;
 }
 
-double NoiseSchedule::log_alpha(double t) const {
+double SamplingSchedule::log_alpha(double t) const {
   // Knot k sits at t_k = (k+1)/T; find the segment [k, k+1] holding t.
   const int T = steps();
   const double u = t * T - 1.0;  // fractional knot coordinate
@@ -52,19 +52,19 @@ double NoiseSchedule::log_alpha(double t) const {
   return log_alpha_[static_cast<size_t>(k)] + w * (log_alpha_[static_cast<size_t>(k) + 1] - log_alpha_[static_cast<size_t>(k)]);
 }
 
-double NoiseSchedule::alpha(double t) const { return std::exp(log_alpha(t)); }
+double SamplingSchedule::alpha(double t) const { return std::exp(log_alpha(t)); }
 
-double NoiseSchedule::sigma(double t) const {
+double SamplingSchedule::sigma(double t) const {
   // 1 - alpha^2 via expm1 keeps precision near t -> 0 where alpha -> 1.
   return std::sqrt(-std::expm1(2.0 * log_alpha(t)));
 }
 
-double NoiseSchedule::lambda(double t) const {
+double SamplingSchedule::lambda(double t) const {
   const double la = log_alpha(t);
   return la - 0.5 * std::log(-std::expm1(2.0 * la));
 }
 
-double NoiseSchedule::alpha_bar_at(double index) const {
+double SamplingSchedule::alpha_bar_at(double index) const {
   return std::exp(2.0 * log_alpha((index + 1.0) / steps()));
 }
 

@@ -1,11 +1,8 @@
-// The diffusion noise schedule as the samplers see it: DiffuSeq's sqrt
-// schedule (algorithm.md §3) as a discrete table of abar_i, i = 0..T-1, plus
-// the continuous-time view DPM-Solver uses (log alpha interpolated linearly in
-// t over the grid t_i = (i+1)/T, algorithm.md §5).
-//
-// This is lib/sample's own copy: lib/model/schedule.h (the model's table) is
-// not on main yet. Both are computed by the same formula from the same source;
-// switch to the model's once it lands (a test compares them then).
+// The diffusion schedule as the samplers see it: the model's table of abar_i,
+// i = 0..T-1, plus the continuous-time view DPM-Solver uses (log alpha
+// interpolated linearly in t over the grid t_i = (i+1)/T, algorithm.md §5).
+// Built from the table of the model's own schedule (lib/model/schedule.h), so
+// samplers follow whatever schedule a checkpoint was trained with.
 #pragma once
 
 #include <string>
@@ -13,15 +10,15 @@
 
 namespace mds {
 
-class NoiseSchedule {
+class SamplingSchedule {
  public:
   // DiffuSeq's sqrt schedule: abar(s) = 1 - sqrt(s + 1e-4),
   // beta_i = min(1 - abar((i+1)/T) / abar(i/T), 0.999), abar_i = prod(1 - beta)
   // [DS-main get_named_beta_schedule('sqrt'), betas_for_alpha_bar].
-  static NoiseSchedule sqrt_schedule(int T);
+  static SamplingSchedule sqrt_schedule(int T);
   // From an explicit abar table (strictly decreasing, in (0, 1)); for tests and
   // for models that store their own table.
-  static NoiseSchedule from_alpha_bar(std::vector<double> alpha_bar, std::string name);
+  static SamplingSchedule from_alpha_bar(std::vector<double> alpha_bar, std::string name);
 
   int steps() const { return static_cast<int>(alpha_bar_.size()); }  // T
   const std::string& name() const { return name_; }
@@ -31,7 +28,7 @@ class NoiseSchedule {
   // beta_i = 1 - abar_i / abar_{i-1} (abar_{-1} = 1), as the table implies.
   double beta(int i) const;
 
-  // Continuous time t in [1/T, 1] (DPM-Solver's discrete NoiseScheduleVP):
+  // Continuous time t in [1/T, 1] (DPM-Solver's discrete SamplingScheduleVP):
   // log alpha_t = piecewise-linear interpolation of 0.5 log abar_i over the
   // knots t_i = (i+1)/T. Outside the knots the end segments are extended.
   double log_alpha(double t) const;
