@@ -14,10 +14,12 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "sample/denoiser.h"
+#include "sample/text_codec.h"
 
 namespace mds::testing {
 
@@ -184,5 +186,43 @@ class MemoryDenoiser : public AnalyticBase {
  private:
   std::vector<Pair> pairs_;
 };
+
+// Words a..l are ids 4..15 (single letters separated by spaces).
+class LetterCodec : public TextCodec {
+ public:
+  std::vector<int32_t> encode(const std::string& text) const override {
+    std::vector<int32_t> ids;
+    std::istringstream in(text);
+    std::string w;
+    while (in >> w) ids.push_back(4 + (w[0] - 'a'));
+    return ids;
+  }
+  std::string decode(const std::vector<int32_t>& ids) const override {
+    std::string out;
+    for (int32_t id : ids) out += (out.empty() ? "" : " ") + std::string(1, static_cast<char>('a' + id - 4));
+    return out;
+  }
+};
+
+// The memorised pairs: "g" has two targets, "h i" an empty one.
+inline const std::vector<std::pair<std::string, std::string>> kPairs = {
+    {"a b", "c d e"}, {"b a", "f"}, {"c", "g h i j k"}, {"d e f", "k l"}, {"h i", ""}, {"g", "a"}, {"g", "b c"}};
+
+// A MemoryDenoiser over kPairs: V = 16, d = 16, max_src_len 8, max_trg_len 5.
+inline MemoryDenoiser memory_model() {
+  LetterCodec codec;
+  std::vector<Pair> pairs;
+  for (const auto& [s, t] : kPairs) pairs.push_back({codec.encode(s), codec.encode(t)});
+  DenoiserInfo info;
+  info.embed_dim = 16;
+  info.vocab_size = 16;
+  info.max_src_len = 8;
+  info.max_trg_len = 5;
+  info.max_positions = 32;
+  info.absorb_rate = 0.5;
+  std::vector<float> m(16);
+  for (int j = 0; j < 16; ++j) m[static_cast<size_t>(j)] = 0.1f * static_cast<float>(j % 3);
+  return MemoryDenoiser(info, random_embeddings(16, 16, 11, 3.0f), m, pairs);
+}
 
 }  // namespace mds::testing

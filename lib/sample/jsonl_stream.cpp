@@ -66,12 +66,15 @@ class RecordReader {
     return false;
   }
   uint64_t skipped() const { return skipped_; }
+  const std::vector<std::string>& examples() const { return examples_; }
 
  private:
   void reject(const std::string& what) {
     if (!skip_bad_) throw_bad_input("{}: {}", in_.where(), what);
+    if (examples_.size() < 5) examples_.push_back(fmt::format("{}: {}", in_.where(), what));
     ++skipped_;
   }
+  std::vector<std::string> examples_;
   LineSource& in_;
   bool skip_bad_;
   std::string line_;
@@ -155,6 +158,12 @@ StreamStats sample_jsonl(Sampler& sampler, const TextCodec& codec, const StreamO
     if (stats.first_output_seconds < 0) stats.first_output_seconds = since();
     stats.records += pending.size();
     pending.clear();
+    if (opt.on_batch) {
+      stats.skipped = reader.skipped();
+      stats.skipped_examples = reader.examples();
+      stats.seconds = since();
+      opt.on_batch(stats);
+    }
   };
 
   std::string raw, src;
@@ -168,6 +177,7 @@ StreamStats sample_jsonl(Sampler& sampler, const TextCodec& codec, const StreamO
   }
   run();
   stats.skipped = reader.skipped();
+  stats.skipped_examples = reader.examples();
   stats.seconds = since();
   return stats;
 }

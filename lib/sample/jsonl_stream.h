@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,18 +59,21 @@ class OutputFileSink : public LineSink {
   OutputFile& out_;
 };
 
+struct StreamStats {
+  uint64_t records = 0;    // records generated for
+  uint64_t skipped = 0;    // malformed records skipped (skip_bad)
+  std::vector<std::string> skipped_examples;  // "file:line: why" of the first few skipped
+  double first_output_seconds = -1;  // from the start to the first flushed result
+  double seconds = 0;
+};
 struct StreamOptions {
   bool skip_bad = false;                 // count and skip malformed records instead of failing
   bool keep_candidates = false;          // add "candidates": every generated text, in candidate order
   MbrSelector select;                    // required when the sampler makes more than one candidate
+  // Called after each batch is written (progress reports).
+  std::function<void(const StreamStats&)> on_batch;
 };
 
-struct StreamStats {
-  uint64_t records = 0;    // records generated for
-  uint64_t skipped = 0;    // malformed records skipped (skip_bad)
-  double first_output_seconds = -1;  // from the start to the first flushed result
-  double seconds = 0;
-};
 
 // Runs the whole stream. Errors: bad_input naming file:line for a malformed
 // record (unless skip_bad), runtime for I/O and model failures.
