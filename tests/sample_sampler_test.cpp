@@ -254,6 +254,23 @@ TEST(SampleStream, EmitsEachBatchBeforeReadingTheNext) {
   EXPECT_EQ(sink.flushes, 3);
 }
 
+TEST(SampleStream, SortWindowKeepsOutputsAndOrder) {
+  std::vector<std::string> in;
+  for (int rep = 0; rep < 3; ++rep)
+    for (const auto& s : {"c", "d e f", "a b", "g", "h i", "b a", "g"}) in.push_back("{\"src\":\"" + std::string(s) + "\"}");
+  VectorSink plain, sorted;
+  StreamOptions so;
+  stream(in, plain, so, 2, 1);
+  so.sort_window = 4;
+  VectorSource src(in);
+  stream(in, sorted, so, 2, 1, &src);
+  EXPECT_EQ(plain.lines, sorted.lines);
+  EXPECT_EQ(sorted.flushes, 3);  // windows of 8 records: 8, 8, 5
+  so.sort_window = 0;
+  VectorSink bad;
+  EXPECT_THROW(stream(in, bad, so), Error);
+}
+
 TEST(SampleStream, MissingSourceIsAnErrorNamingTheLine) {
   const std::vector<std::string> in = {R"({"src":"a b"})", R"({"trg":"x"})", R"({"src":"c"})"};
   VectorSink sink;

@@ -1,6 +1,7 @@
 // Streaming JSONL generation: batches of records in, annotated records out.
 #include "sample/jsonl_stream.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <nlohmann/json.hpp>
@@ -138,15 +139,26 @@ StreamStats sample_jsonl(Sampler& sampler, const TextCodec& codec, const StreamO
   RecordReader reader(in, opt.skip_bad);
   // Sources per batch: enough to fill batch_size rows (at least one).
   const size_t per_batch = std::max<size_t>(1, static_cast<size_t>(sampler.options().batch_size) / C);
+  if (opt.sort_window < 1) throw_usage("--sort-window {} is out of range: expected at least 1 batch", opt.sort_window);
+  const size_t window = per_batch * static_cast<size_t>(opt.sort_window);
   std::vector<Pending> pending;
   uint64_t index = 0;
 
   auto run = [&] {
     if (pending.empty()) return;
+    // Longest sources first so each batch pads little; results go back to
+    // input order (a record's output does not depend on its batch).
+    std::vector<size_t> order(pending.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return pending[a].request.src.size() > pending[b].request.src.size();
+    });
     std::vector<SampleRequest> requests;
     requests.reserve(pending.size());
-    for (auto& p : pending) requests.push_back(std::move(p.request));
-    const std::vector<SampleResult> results = sampler.generate(requests);
+    for (size_t i : order) requests.push_back(std::move(pending[i].request));
+    const std::vector<SampleResult> sorted = sampler.generate(requests);
+    std::vector<SampleResult> results(sorted.size());
+    for (size_t k = 0; k < order.size(); ++k) results[order[k]] = sorted[k];
     for (size_t i = 0; i < pending.size(); ++i) {
       std::vector<std::string> texts;
       for (const auto& ids : results[i].candidates) texts.push_back(codec.decode(ids));
@@ -173,7 +185,7 @@ StreamStats sample_jsonl(Sampler& sampler, const TextCodec& codec, const StreamO
     p.request.src = codec.encode(src);
     p.request.index = index++;
     pending.push_back(std::move(p));
-    if (pending.size() >= per_batch) run();
+    if (pending.size() >= window) run();
   }
   run();
   stats.skipped = reader.skipped();

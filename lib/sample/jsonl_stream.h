@@ -70,6 +70,9 @@ struct StreamOptions {
   bool skip_bad = false;                 // count and skip malformed records instead of failing
   bool keep_candidates = false;          // add "candidates": every generated text, in candidate order
   MbrSelector select;                    // required when the sampler makes more than one candidate
+  // Records read before generating, in batches: the window is sorted by
+  // source length so batches pad little (long documents); 1 = pure streaming.
+  int sort_window = 1;
   // Called after each batch is written (progress reports).
   std::function<void(const StreamStats&)> on_batch;
 };

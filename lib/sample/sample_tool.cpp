@@ -39,6 +39,7 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   meta["sampler"] = sampler.describe();
   meta["sampler"]["mbr"] = opt.sampler.candidates > 1 ? "nltk sentence BLEU-4, smoothing method 4 (DiffuSeq selectBest)"
                                                       : "off";
+  meta["sampler"]["sort_window_batches"] = opt.sort_window;
   meta["inputs"] = opt.inputs;
   meta["device"] = mo.device;
   meta["threads"] = mo.threads;
@@ -53,6 +54,7 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   so.skip_bad = opt.skip_bad;
   so.keep_candidates = opt.keep_candidates;
   so.select = select;
+  so.sort_window = opt.sort_window;
   if (opt.progress && !opt.quiet)
     so.on_batch = [log](const StreamStats& s) {
       std::fprintf(log, "mds-sample: %llu records, %.1f s\n", static_cast<unsigned long long>(s.records), s.seconds);

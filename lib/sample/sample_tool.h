@@ -42,6 +42,7 @@ struct SampleToolOptions {
   SamplerOptions sampler;
   bool skip_bad = false;
   bool keep_candidates = false;
+  int sort_window = 1;               // batches read and sorted by source length before generating
   std::string meta_path;             // "" = the configuration goes to the log
   bool quiet = false;
   bool progress = false;
