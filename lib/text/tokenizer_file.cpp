@@ -190,10 +190,16 @@ void Tokenizer::check_samples(const std::string& source) const {
     if (got == s.ids) continue;
     size_t k = 0;
     while (k < got.size() && k < s.ids.size() && got[k] == s.ids[k]) ++k;
+    // Show both id lists from a little before the first difference.
+    const size_t from = k > 4 ? k - 4 : 0;
+    auto window = [from](const std::vector<uint32_t>& v) {
+      return std::vector<uint32_t>(v.begin() + static_cast<std::ptrdiff_t>(std::min(from, v.size())), v.end());
+    };
     throw_bad_input(
-        "{}: tokenizer self-test failed: sample {} (\"{}\") encodes to {} but the file expects {} (first "
-        "difference at token {}); the merge table is corrupted or was written by an incompatible tokenizer",
-        source, i, escape_bytes(s.text, 60), format_ids(got), format_ids(s.ids), k);
+        "{}: tokenizer self-test failed: sample {} (\"{}\") encodes to {} ids but the file expects {}; from token "
+        "{} on, got {} but expected {}; the merge table is corrupted or was written by an incompatible tokenizer",
+        source, i, escape_bytes(s.text, 60), got.size(), s.ids.size(), from, format_ids(window(got), 10),
+        format_ids(window(s.ids), 10));
   }
 }
 
