@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
   train->add_option("-o,--output", ta.output, "Tokenizer file to write (.mds); '-' = stdout");
   train->add_option("--vocab-size", ta.vocab_size, "Vocabulary size including 4 specials and 256 bytes")
       ->default_val(16384)
-      ->check(CLI::Range(size_t{260}, size_t{1} << 31));
+      ->check(CLI::Range(size_t{260}, size_t{1} << 24));
   train->add_option("--min-frequency", ta.min_frequency, "Merge only pairs seen at least this often")
       ->default_val(2)
       ->check(CLI::Range(uint64_t{1}, ~uint64_t{0}));

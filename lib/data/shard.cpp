@@ -134,6 +134,9 @@ ShardUnit shard_unit_from_container(const Container& c, const std::string& where
                     kShardFormat);
   const uint64_t records = meta_uint(c.meta, "records", where);
   const uint64_t vocab = meta_uint(c.meta, "vocab_size", where);
+  if (vocab <= kNumSpecials || vocab > (uint64_t{1} << 32))
+    throw_bad_input("{}: shard metadata vocab_size {} is out of range (expected {}..2^32)", where, vocab,
+                    kNumSpecials + 1);
   meta_string(c.meta, "tokenizer_hash", where);
   ShardUnit u;
   u.meta = c.meta;

@@ -108,7 +108,11 @@ json shard_report(const std::vector<Container>& units, const std::vector<uint64_
       src_len.push_back(u.src_offsets[i + 1] - u.src_offsets[i]);
       trg_len.push_back(u.trg_offsets[i + 1] - u.trg_offsets[i]);
     }
-    if (freq.size() < vocab) freq.resize(vocab, 0);
+    // Size the table by the ids present, not by the (untrusted) vocab_size.
+    uint32_t top_id = 0;
+    for (uint32_t id : u.src_ids) top_id = std::max(top_id, id);
+    for (uint32_t id : u.trg_ids) top_id = std::max(top_id, id);
+    if (freq.size() <= top_id) freq.resize(static_cast<size_t>(top_id) + 1, 0);
     for (uint32_t id : u.src_ids) ++freq[id];
     for (uint32_t id : u.trg_ids) ++freq[id];
   }

@@ -53,7 +53,7 @@ class Trainer {
   std::vector<Merge> run(const BpeTrainOptions& opts, BpeTrainStats& stats) {
     const size_t wanted = opts.vocab_size > kFirstMergeId ? opts.vocab_size - kFirstMergeId : 0;
     std::vector<Merge> merges;
-    merges.reserve(wanted);
+    merges.reserve(std::min<size_t>(wanted, size_t{1} << 20));  // a huge request must not allocate up front
     stats.stop_reason = "vocab_size";
     while (merges.size() < wanted) {
       if (heap_.empty()) {

@@ -16,7 +16,7 @@ CachingEncoder::CachingEncoder(const Tokenizer& tok, size_t max_entries)
 }
 
 void CachingEncoder::clear() {
-  for (Slot& s : slots_) s.used = false;
+  for (Slot& s : slots_) s.key_len = 0;
   keys_.clear();
   ids_.clear();
   size_ = 0;
@@ -28,12 +28,13 @@ void CachingEncoder::encode_word(std::string_view word, std::vector<uint32_t>& o
     return;
   }
   const uint64_t h = hash_bytes(word);
+  const uint32_t tag = static_cast<uint32_t>(h >> 32);
   const size_t mask = slots_.size() - 1;
   size_t i = h & mask;
   for (;; i = (i + 1) & mask) {
     const Slot& s = slots_[i];
-    if (!s.used) break;
-    if (s.hash == h && s.key_len == word.size() && std::memcmp(keys_.data() + s.key_off, word.data(), word.size()) == 0) {
+    if (s.key_len == 0) break;
+    if (s.tag == tag && s.key_len == word.size() && std::memcmp(keys_.data() + s.key_off, word.data(), word.size()) == 0) {
       out.insert(out.end(), ids_.begin() + s.ids_off, ids_.begin() + s.ids_off + s.ids_len);
       ++hits_;
       return;
@@ -45,15 +46,14 @@ void CachingEncoder::encode_word(std::string_view word, std::vector<uint32_t>& o
   if (size_ >= max_entries_) {
     clear();
     i = h & mask;
-    while (slots_[i].used) i = (i + 1) & mask;
+    while (slots_[i].key_len) i = (i + 1) & mask;
   }
   Slot& s = slots_[i];
-  s.used = true;
-  s.hash = h;
+  s.tag = tag;
   s.key_off = static_cast<uint32_t>(keys_.size());
-  s.key_len = static_cast<uint32_t>(word.size());
+  s.key_len = static_cast<uint8_t>(word.size());
   s.ids_off = static_cast<uint32_t>(ids_.size());
-  s.ids_len = static_cast<uint32_t>(out.size() - start);
+  s.ids_len = static_cast<uint8_t>(out.size() - start);  // <= word size <= 32
   keys_.append(word);
   ids_.insert(ids_.end(), out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
   ++size_;

@@ -18,7 +18,9 @@ class CachingEncoder {
   // when it holds max_entries words (a bound on memory, not an LRU).
   static constexpr size_t kMaxWordBytes = 32;
 
-  explicit CachingEncoder(const Tokenizer& tok, size_t max_entries = size_t{1} << 17);
+  // The default keeps the table (2 slots per entry, 16 bytes each) near 1 MiB
+  // so lookups stay in the L2 cache.
+  explicit CachingEncoder(const Tokenizer& tok, size_t max_entries = size_t{1} << 15);
 
   // Same result as tok.encode_append(text, out).
   void encode_append(std::string_view text, std::vector<uint32_t>& out);
@@ -27,10 +29,11 @@ class CachingEncoder {
 
  private:
   struct Slot {
-    uint64_t hash = 0;
-    uint32_t key_off = 0, key_len = 0;  // into keys_
-    uint32_t ids_off = 0, ids_len = 0;  // into ids_
-    bool used = false;
+    uint32_t tag = 0;      // high half of the word's hash
+    uint32_t key_off = 0;  // into keys_
+    uint32_t ids_off = 0;  // into ids_
+    uint8_t key_len = 0;   // 0 = empty slot (words of 2..32 bytes are cached)
+    uint8_t ids_len = 0;
   };
   void encode_word(std::string_view word, std::vector<uint32_t>& out);
   void clear();
