@@ -48,14 +48,14 @@ echo "bench-tokenize: $mb MB of text ($(wc -l < "$tmp/text.txt") lines), vocabul
 
 # ---- training ---------------------------------------------------------------
 timed "$tok" train "$tmp/text.txt" --format text --vocab-size "$vocab" --threads 2 -q -o "$tmp/mds.mds"
-read -r mds_train _ < <(last)
+read -r mds_train mds_train_cpu < <(last)
 timed spm_train --input="$tmp/text.txt" --model_prefix="$tmp/spm" --model_type=bpe --vocab_size="$vocab" \
   --num_threads=2 --max_sentence_length="$spm_max" --minloglevel=1
-read -r spm_train_s _ < <(last)
+read -r spm_train_s spm_train_cpu < <(last)
 
 # ---- encoding ---------------------------------------------------------------
 timed spm_encode --model="$tmp/spm.model" --output_format=id --input="$tmp/text.txt"
-read -r spm1 _ < <(last)
+read -r spm1 spm1_cpu < <(last)
 # spm_encode has no thread option: two processes on the two halves.
 start=$(date +%s.%N)
 spm_encode --model="$tmp/spm.model" --output_format=id --input="$tmp/half.aa" > /dev/null &
@@ -63,14 +63,14 @@ spm_encode --model="$tmp/spm.model" --output_format=id --input="$tmp/half.ab" > 
 wait
 spm2=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
 timed "$tok" encode -m "$tmp/mds.mds" --text --threads 1 -q "$tmp/text.txt"
-read -r mds1 _ < <(last)
+read -r mds1 mds1_cpu < <(last)
 timed "$tok" encode -m "$tmp/mds.mds" --text --threads 2 -q "$tmp/text.txt"
-read -r mds2 _ < <(last)
+read -r mds2 mds2_cpu < <(last)
 # JSONL -> binary shard (parsing + zstd-compressed output), same text.
 timed "$tok" encode -m "$tmp/mds.mds" --threads 1 -q -o "$tmp/s1.mds" "$data"
-read -r shard1 _ < <(last)
+read -r shard1 shard1_cpu < <(last)
 timed "$tok" encode -m "$tmp/mds.mds" --threads 2 -q -o "$tmp/s2.mds" "$data"
-read -r shard2 _ < <(last)
+read -r shard2 shard2_cpu < <(last)
 
 # Round trip check on the benchmark text itself.
 "$tok" encode -m "$tmp/mds.mds" --text -q "$tmp/text.txt" | "$tok" decode -m "$tmp/mds.mds" --ids -q > "$tmp/back.txt"
@@ -79,14 +79,18 @@ cmp -s "$tmp/text.txt" "$tmp/back.txt" && roundtrip=exact || roundtrip=DIFFERS
 mds_tokens=$("$tok" encode -m "$tmp/mds.mds" --text -q "$tmp/text.txt" | wc -w)
 spm_tokens=$(spm_encode --model="$tmp/spm.model" --output_format=id --input="$tmp/text.txt" | wc -w)
 
+load=$(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo "?")
 cat <<TABLE
-| sumpubmed train, $mb MB, vocab $vocab | mds-tokenize | spm (BPE) | ratio |
+$mb MB of sumpubmed train text ($(wc -l < "$tmp/text.txt") lines: src and trg), vocabulary $vocab, $(nproc) CPUs, load average $load.
+Wall-clock seconds and MB/s; "cpu" = user CPU seconds of the process.
+
+| | mds-tokenize | spm (BPE) | mds vs spm |
 |---|---:|---:|---:|
-| train, 2 threads (s) | $mds_train | $spm_train_s | $(awk -v a="$spm_train_s" -v b="$mds_train" 'BEGIN { printf "%.1fx faster", a / b }') |
-| encode text lines, 1 thread (MB/s) | $(rate "$mds1") | $(rate "$spm1") | $(awk -v a="$spm1" -v b="$mds1" 'BEGIN { printf "%.1fx", a / b }') |
-| encode text lines, 2 threads (MB/s) | $(rate "$mds2") | $(rate "$spm2") (2 processes) | $(awk -v a="$spm2" -v b="$mds2" 'BEGIN { printf "%.1fx", a / b }') |
-| encode JSONL -> shard, 1 thread (MB/s) | $(rate "$shard1") | | |
-| encode JSONL -> shard, 2 threads (MB/s) | $(rate "$shard2") | | |
-| tokens | $mds_tokens | $spm_tokens | $(awk -v a="$mds_tokens" -v b="$bytes" 'BEGIN { printf "%.2f bytes/token (mds)", b / a }') |
+| train, 2 threads | $mds_train s (cpu $mds_train_cpu) | $spm_train_s s (cpu $spm_train_cpu) | $(awk -v a="$spm_train_s" -v b="$mds_train" 'BEGIN { printf "%.1fx faster", a / b }') |
+| encode text lines, 1 thread | $(rate "$mds1") MB/s (cpu $mds1_cpu s) | $(rate "$spm1") MB/s (cpu $spm1_cpu s) | $(awk -v a="$spm1" -v b="$mds1" 'BEGIN { printf "%.1fx", a / b }') |
+| encode text lines, 2 threads | $(rate "$mds2") MB/s (cpu $mds2_cpu s) | $(rate "$spm2") MB/s (2 processes) | $(awk -v a="$spm2" -v b="$mds2" 'BEGIN { printf "%.1fx", a / b }') |
+| encode JSONL -> shard, 1 thread | $(rate "$shard1") MB/s (cpu $shard1_cpu s) | | |
+| encode JSONL -> shard, 2 threads | $(rate "$shard2") MB/s (cpu $shard2_cpu s) | | |
+| tokens | $mds_tokens ($(awk -v a="$mds_tokens" -v b="$bytes" 'BEGIN { printf "%.2f", b / a }') bytes/token) | $spm_tokens ($(awk -v a="$spm_tokens" -v b="$bytes" 'BEGIN { printf "%.2f", b / a }') bytes/token) | |
 | decode(encode(text)) | $roundtrip | | |
 TABLE
