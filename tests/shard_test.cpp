@@ -101,6 +101,27 @@ TEST_F(Shard, ManyUnitsRoundTrip) {
   EXPECT_EQ(records, 100u);
 }
 
+TEST_F(Shard, BackgroundWritingGivesTheSameBytes) {
+  auto recs = random_records(200, 500, 11);
+  for (bool background : {false, true}) {
+    mds::ShardWriter w(path(background ? "bg.mds" : "fg.mds"), info(), 9, mds::ShardWriter::kIdsPerUnit, background);
+    for (const auto& r : recs) w.add(r);
+    w.finish();
+  }
+  auto slurp = [](const std::string& p) {
+    auto b = mds::read_all_bytes(p);
+    return std::string(b.begin(), b.end());
+  };
+  EXPECT_EQ(slurp(path("bg.mds")), slurp(path("fg.mds")));
+  EXPECT_TRUE(same(mds::read_all_records({path("bg.mds")}), recs));
+  // Abandoning a background writer (as on an error) leaves no file.
+  {
+    mds::ShardWriter w(path("gone.mds"), info(), 3, mds::ShardWriter::kIdsPerUnit, true);
+    for (const auto& r : recs) w.add(r);
+  }
+  EXPECT_FALSE(fs::exists(path("gone.mds")));
+}
+
 TEST_F(Shard, UnitsAlsoSplitByIdCount) {
   auto recs = random_records(50, 500, 2);
   mds::ShardWriter w(path("b.mds"), info(), 8192, /*ids_per_unit=*/100);

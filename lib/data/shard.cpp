@@ -57,9 +57,20 @@ void check_ids(const std::vector<uint32_t>& ids, const std::vector<uint64_t>& of
 
 // ---- writing ----------------------------------------------------------------
 
-ShardWriter::ShardWriter(const std::string& path, ShardInfo info, size_t records_per_unit, size_t ids_per_unit)
-    : out_(path), info_(std::move(info)), records_per_unit_(std::max<size_t>(records_per_unit, 1)),
-      ids_per_unit_(std::max<size_t>(ids_per_unit, 1)) {}
+ShardWriter::ShardWriter(const std::string& path, ShardInfo info, size_t records_per_unit, size_t ids_per_unit,
+                         bool background_write)
+    : out_(path), background_(background_write), info_(std::move(info)),
+      records_per_unit_(std::max<size_t>(records_per_unit, 1)), ids_per_unit_(std::max<size_t>(ids_per_unit, 1)) {}
+
+ShardWriter::~ShardWriter() {
+  // An unfinished writer is being abandoned (an error elsewhere): let the
+  // in-flight unit end; its own error, if any, no longer matters.
+  if (pending_.valid()) pending_.wait();
+}
+
+void ShardWriter::wait_pending() {
+  if (pending_.valid()) pending_.get();  // rethrows a write error
+}
 
 void ShardWriter::add(const uint32_t* src, size_t src_len, const uint32_t* trg, size_t trg_len, bool src_truncated,
                       bool trg_truncated) {
@@ -90,7 +101,12 @@ void ShardWriter::flush_unit() {
   u.trg_offsets.swap(trg_off_);
   u.src_ids.swap(src_ids_);
   u.trg_ids.swap(trg_ids_);
-  out_.write(shard_unit_to_container(u));
+  if (background_) {
+    wait_pending();
+    pending_ = std::async(std::launch::async, [this, c = shard_unit_to_container(u)] { out_.write(c); });
+  } else {
+    out_.write(shard_unit_to_container(u));
+  }
   ++units_;
   src_off_.assign(1, 0);
   trg_off_.assign(1, 0);
@@ -100,6 +116,7 @@ void ShardWriter::flush_unit() {
 void ShardWriter::finish() {
   if (finished_) return;
   if (src_off_.size() > 1 || units_ == 0) flush_unit();
+  wait_pending();
   out_.commit();
   finished_ = true;
 }

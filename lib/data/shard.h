@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,14 +32,19 @@ struct ShardInfo {
 
 // Writes records, starting a new unit every `records_per_unit` records or
 // once a unit holds `ids_per_unit` ids. An empty shard still gets one unit
-// (with 0 records) so the output is a valid .mds file.
+// (with 0 records) so the output is a valid .mds file. With background_write,
+// a full unit is compressed and written on a helper thread while the caller
+// goes on adding records (at most one unit in flight).
 class ShardWriter {
  public:
   static constexpr size_t kRecordsPerUnit = 8192;
   static constexpr size_t kIdsPerUnit = size_t{1} << 22;
 
   ShardWriter(const std::string& path, ShardInfo info, size_t records_per_unit = kRecordsPerUnit,
-              size_t ids_per_unit = kIdsPerUnit);
+              size_t ids_per_unit = kIdsPerUnit, bool background_write = false);
+  ~ShardWriter();
+  ShardWriter(const ShardWriter&) = delete;
+  ShardWriter& operator=(const ShardWriter&) = delete;
   void add(const uint32_t* src, size_t src_len, const uint32_t* trg, size_t trg_len, bool src_truncated = false,
            bool trg_truncated = false);
   void add(const Record& r) { add(r.src.data(), r.src.size(), r.trg.data(), r.trg.size()); }
@@ -48,8 +55,11 @@ class ShardWriter {
 
  private:
   void flush_unit();
+  void wait_pending();
 
   ContainerWriter out_;
+  bool background_;
+  std::future<void> pending_;
   ShardInfo info_;
   size_t records_per_unit_, ids_per_unit_;
   std::vector<uint64_t> src_off_{0}, trg_off_{0};

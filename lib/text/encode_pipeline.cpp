@@ -100,7 +100,8 @@ EncodeStats encode_pairs_to_shard(const Tokenizer& tok, const std::vector<std::s
   auto encoders = make_encoders(tok, threads);
   const std::vector<std::string> fields{opts.src_field, opts.trg_field};
   ShardInfo info{tok.vocab_size(), tok.hash(), opts.max_src_len, opts.max_trg_len, truncate_policy_name(opts.truncate)};
-  ShardWriter writer(output, info, opts.records_per_unit);
+  // With several threads, compress finished units beside the encoding.
+  ShardWriter writer(output, info, opts.records_per_unit, ShardWriter::kIdsPerUnit, threads > 1);
   EncodeStats st;
   for (const std::string& path : inputs) {
     run_ordered<PairBatch>(
