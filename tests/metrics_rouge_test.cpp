@@ -153,20 +153,25 @@ TEST(MetricsRouge, LcsMatchesReferenceDpIncludingCheckpointing) {
     x = x * 6364136223846793005ULL + 1442695040888963407ULL;
     return static_cast<uint32_t>(x >> 33);
   };
-  mds::LcsEngine engine, tiny;
-  tiny.set_row_budget_bytes(64);  // forces the checkpointed path
-  for (int trial = 0; trial < 300; ++trial) {
-    size_t m = rnd() % 150, n = rnd() % 150, alpha = 1 + rnd() % 6;
+  mds::LcsEngine engine, tiny, sparse;
+  tiny.set_row_budget_bytes(64);   // forces the checkpointed path
+  sparse.set_mask_budget_words(1);  // forces masks built per row from positions
+  sparse.set_row_budget_bytes(256);
+  for (int trial = 0; trial < 400; ++trial) {
+    size_t m = rnd() % 200, n = rnd() % 200, alpha = 1 + rnd() % 6;
     std::vector<uint32_t> a(m), b(n);
     for (auto& v : a) v = rnd() % alpha;
     for (auto& v : b) v = rnd() % alpha;
     auto want = naive_backtrack(a, b);
-    std::vector<uint32_t> got, got2;
+    std::vector<uint32_t> got, got2, got3;
     engine.backtrack(a.data(), m, b.data(), n, alpha, got);
     tiny.backtrack(a.data(), m, b.data(), n, alpha, got2);
+    sparse.backtrack(a.data(), m, b.data(), n, alpha, got3);
     ASSERT_EQ(got, want) << "trial " << trial << " m=" << m << " n=" << n;
     ASSERT_EQ(got2, want) << "trial " << trial << " (checkpointed)";
+    ASSERT_EQ(got3, want) << "trial " << trial << " (sparse masks)";
     EXPECT_EQ(engine.length(a.data(), m, b.data(), n, alpha), want.size());
+    EXPECT_EQ(sparse.length(a.data(), m, b.data(), n, alpha), want.size());
   }
 }
 

@@ -31,18 +31,26 @@ class LcsEngine {
   void backtrack_rows(const uint32_t* a, size_t m, std::vector<uint32_t>& out);
   // Bytes of row storage allowed before checkpointing kicks in (for tests).
   void set_row_budget_bytes(size_t bytes) { row_budget_ = bytes; }
+  // Words of precomputed match masks allowed before masks are built per row (for tests).
+  void set_mask_budget_words(size_t words) { mask_budget_ = words; }
 
  private:
-  // Builds match masks of the bit-side sequence; returns words per row.
+  // Indexes the bit-side sequence: match masks (one bit per position) for
+  // each symbol, precomputed while symbols x words stays small, otherwise
+  // built per row from the symbol's positions. Returns words per row.
   size_t build_masks(const uint32_t* bits, size_t nbits, size_t alphabet);
-  const uint64_t* mask_of(uint32_t sym) const;
-  // row_out = transition of row_in by the masks of symbol sym.
-  void step(const uint64_t* row_in, uint64_t* row_out, uint32_t sym, size_t words) const;
+  bool present(uint32_t sym) const { return sym < stamp_of_.size() && stamp_of_[sym] == stamp_; }
+  void backtrack_one_word(const uint32_t* a, size_t m, std::vector<uint32_t>& out);
+  // row_out = transition of row_in by the match mask of symbol sym.
+  void step(const uint64_t* row_in, uint64_t* row_out, uint32_t sym, size_t words);
 
   std::vector<uint32_t> slot_of_;   // symbol -> mask slot + 1 (0: absent), valid where stamp matches
   std::vector<uint32_t> stamp_of_;
   uint32_t stamp_ = 0;
-  std::vector<uint64_t> masks_;     // slot-major, words per slot
+  std::vector<uint64_t> masks_;     // dense mode: slot-major, words per slot
+  bool dense_ = true;
+  std::vector<uint32_t> pos_begin_, positions_, cursor_;  // sparse mode: positions of each slot (CSR)
+  std::vector<uint64_t> scratch_;   // sparse mode: the mask being used
   size_t words_ = 0;
   std::vector<uint64_t> rows_;      // stored rows (all, or checkpoints)
   std::vector<uint64_t> block_;     // recomputed block of rows when checkpointing
@@ -50,6 +58,7 @@ class LcsEngine {
   const uint32_t* cols_ = nullptr;  // column sequence of set_columns
   size_t ncols_ = 0;
   size_t row_budget_ = size_t(64) << 20;
+  size_t mask_budget_ = size_t(1) << 22;
 };
 
 }  // namespace mds
