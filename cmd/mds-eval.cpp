@@ -49,10 +49,11 @@ int emit(const Common& c, const char* what, Fn&& report) {
   out.commit();
   if (in.skipped) std::fprintf(stderr, "mds-eval: skipped %llu bad record(s)\n", static_cast<unsigned long long>(in.skipped));
   if (c.timing)
-    std::fprintf(stderr, "mds-eval %s: scored %zu examples in %.3f s (%.1f examples/s) on %d thread(s)\n", what,
+    std::fprintf(stderr,
+                 "mds-eval %s: scored %zu examples in %.3f s (%.1f examples/s) on %d thread(s), %.3f s CPU\n", what,
                  in.examples.size(), rep.scoring_seconds,
                  rep.scoring_seconds > 0 ? static_cast<double>(in.examples.size()) / rep.scoring_seconds : 0.0,
-                 rep.threads);
+                 rep.threads, rep.scoring_cpu_seconds);
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "metrics/lcs.h"
 #include "metrics/porter.h"
 #include "metrics/rouge.h"
+#include "metrics/sentence_split.h"
 #include "metrics/tokenize_rouge.h"
 #include "metrics_testutil.h"
 
@@ -173,6 +174,46 @@ TEST(MetricsRouge, LcsMatchesReferenceDpIncludingCheckpointing) {
     EXPECT_EQ(engine.length(a.data(), m, b.data(), n, alpha), want.size());
     EXPECT_EQ(sparse.length(a.data(), m, b.data(), n, alpha), want.size());
   }
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<std::string> pieces(const std::vector<std::string_view>& v) { return {v.begin(), v.end()}; }
+
+TEST(MetricsRouge, NewlineSplitDropsEmptyPieces) {
+  EXPECT_EQ(pieces(mds::split_newlines("a\n\nb c\r\n \n")), (std::vector<std::string>{"a", "b c\r", " "}));
+  EXPECT_TRUE(mds::split_newlines("").empty());
+}
+
+TEST(MetricsRouge, SentenceSplitterRules) {
+  EXPECT_EQ(pieces(mds::split_sentences("We ran it. It worked! Did it? Yes.")),
+            (std::vector<std::string>{"We ran it.", " It worked!", " Did it?", " Yes."}));
+  // Abbreviations, initials, decimals and a lower-case continuation do not end a sentence.
+  EXPECT_EQ(pieces(mds::split_sentences("See Fig. 2 and e.g. J. Smith et al. in 3.5 s. then more. Next one")),
+            (std::vector<std::string>{"See Fig. 2 and e.g. J. Smith et al. in 3.5 s. then more.", " Next one"}));
+  // Closing quotes stay with their sentence; newlines always split.
+  EXPECT_EQ(pieces(mds::split_sentences("He said \"stop.\" Then left\nNew line")),
+            (std::vector<std::string>{"He said \"stop.\"", " Then left", "New line"}));
+  // CJK full stops split without spaces.
+  EXPECT_EQ(mds::split_sentences("\xE4\xB8\x80\xE3\x80\x82\xE4\xBA\x8C\xE3\x80\x82").size(), 2u);
+}
+
+TEST(MetricsRouge, SentenceModeKeepsTokensAndChangesOnlyLsum) {
+  const char* ref = "The cat sat on the mat. The dog barked loudly at night.";
+  const char* hyp = "The dog barked at night. A cat sat on a mat.";
+  mds::RougeOptions nl, sent;
+  sent.tokenize.lsum_split = mds::LsumSplit::sentence;
+  auto a = mds::RougeScorer(nl).score(ref, hyp);
+  auto b = mds::RougeScorer(sent).score(ref, hyp);
+  for (int t = 0; t < 3; ++t) EXPECT_EQ(a[t].fmeasure, b[t].fmeasure);  // rouge1/2/L unchanged
+  EXPECT_EQ(a[3].fmeasure, a[2].fmeasure);                               // one "sentence": Lsum = L
+  EXPECT_GT(b[3].fmeasure, b[2].fmeasure);                               // sentence-level union LCS
+  // Same result as writing the sentences on separate lines.
+  auto c = mds::RougeScorer(nl).score("The cat sat on the mat.\nThe dog barked loudly at night.",
+                                      "The dog barked at night.\nA cat sat on a mat.");
+  EXPECT_EQ(b[3].fmeasure, c[3].fmeasure);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The BLEU/chrF report of mds-eval (see eval_report.h).
 #include <chrono>
+#include <ctime>
 
 #include "metrics/eval_report.h"
 #include "metrics/parallel.h"
@@ -47,6 +48,7 @@ Report bleu_report(const EvalInput& in, const BleuReportOptions& opt, const PerE
   Report rep;
   rep.threads = effective_threads(opt.threads, in.examples.size());
   auto t0 = std::chrono::steady_clock::now();
+  std::clock_t c0 = std::clock();
   std::vector<BleuStats> stats = bleu_segment_stats(in.examples, opt.bleu, opt.threads);
   std::vector<ChrfStats> cstats;
   if (opt.chrf) cstats = chrf_segment_stats(in.examples, opt.chrf_opt, opt.threads);
@@ -59,6 +61,7 @@ Report bleu_report(const EvalInput& in, const BleuReportOptions& opt, const PerE
   for (const auto& s : cstats)
     for (size_t i = 0; i < ctotal.size(); ++i) ctotal[i] += s[i];
   rep.scoring_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rep.scoring_cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
 
   const int nrefs = count_references(in.examples);
   if (per_example) {

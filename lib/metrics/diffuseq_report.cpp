@@ -2,6 +2,7 @@
 // scripts/eval_seq2seq.py prints, from one JSONL file whose records carry the
 // hypothesis and/or the candidates (one per sampling seed).
 #include <chrono>
+#include <ctime>
 
 #include "metrics/eval_report.h"
 #include "metrics/numpy_mean.h"
@@ -43,6 +44,7 @@ Report diffuseq_report(const EvalInput& in, const DiffuSeqReportOptions& opt, co
   const size_t k = in.candidates_per_example;
   rep.threads = effective_threads(opt.threads, n);
   auto t0 = std::chrono::steady_clock::now();
+  std::clock_t c0 = std::clock();
   std::vector<ExampleResult> res(n);
   parallel_for_each(
       n, opt.threads, [] { return DiffuSeqScorer(); },
@@ -59,6 +61,7 @@ Report diffuseq_report(const EvalInput& in, const DiffuSeqReportOptions& opt, co
         }
       });
   rep.scoring_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rep.scoring_cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
 
   if (per_example) {
     for (size_t i = 0; i < n; ++i) {

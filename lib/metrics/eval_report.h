@@ -43,6 +43,7 @@ struct DiffuSeqReportOptions {
 struct Report {
   Json summary;
   double scoring_seconds = 0;  // wall time of the scoring phase (for --timing)
+  double scoring_cpu_seconds = 0;  // CPU time of the process during it, all threads
   int threads = 1;             // threads actually used
 };
 
