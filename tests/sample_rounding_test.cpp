@@ -1,10 +1,13 @@
 // Rounding to the nearest embedding and the rounding-head argmax against a
-// brute-force reference on random tables, across the GEMM chunk boundary.
+// brute-force reference on random tables, across the GEMM chunk boundary;
+// the tokenizer adapter of the sampler.
 #include <gtest/gtest.h>
 
 #include <random>
 
+#include "core/error.h"
 #include "sample/embedding_ops.h"
+#include "sample/tokenizer_codec.h"
 
 namespace mds {
 namespace {
@@ -49,6 +52,24 @@ TEST(SampleRounding, TiesGoToTheLowestIdAndExactEmbeddingsRoundToThemselves) {
   EXPECT_EQ(ids, (std::vector<int32_t>{0, 1, 3, 0}));
   head_argmax_ids(t, x.data(), 4, ids.data());
   EXPECT_EQ(ids, (std::vector<int32_t>{0, 1, 3, 0}));
+}
+
+}  // namespace
+}  // namespace mds
+
+namespace mds {
+namespace {
+
+TEST(SampleCodec, TokenizerCodecRoundTripsAndDropsSpecials) {
+  const TokenizerCodec codec{Tokenizer()};  // bytes only
+  const std::string text = "naïve — ok";
+  std::vector<int32_t> ids = codec.encode(text);
+  ASSERT_EQ(ids.size(), text.size());
+  for (int32_t id : ids) EXPECT_GE(id, 4);  // never a special
+  EXPECT_EQ(codec.decode(ids), text);
+  ids.insert(ids.begin() + 2, 3);  // [MASK] inside is dropped
+  EXPECT_EQ(codec.decode(ids), text);
+  EXPECT_THROW(codec.decode({-1}), Error);
 }
 
 }  // namespace

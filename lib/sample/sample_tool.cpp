@@ -1,11 +1,11 @@
 // mds-sample's body: configuration record, streaming, summary.
 #include "sample/sample_tool.h"
 
-#include <thread>
 
 #include "core/error.h"
 #include "core/version.h"
 #include "io/stream.h"
+#include "text/parallel.h"
 
 namespace mds {
 namespace {
@@ -18,15 +18,10 @@ void write_meta(const std::string& path, const nlohmann::json& meta) {
 
 }  // namespace
 
-int resolve_threads(int threads) {
-  if (threads < 0) throw_usage("--threads {} is out of range: expected 0 (all cores) or more", threads);
-  if (threads > 0) return threads;
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
 int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, const MbrSelector& select,
                     std::FILE* log) {
   ModelLoadOptions mo = opt.model;
+  if (mo.threads < 0) throw_usage("--threads {} is out of range: expected 0 (all cores) or more", mo.threads);
   mo.threads = resolve_threads(mo.threads);
   LoadedModel loaded = loader(mo);
   if (!loaded.denoiser || !loaded.codec) throw_runtime("{}: the checkpoint gave no model or no tokenizer", mo.path);

@@ -54,7 +54,4 @@ struct SampleToolOptions {
 int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, const MbrSelector& select,
                     std::FILE* log);
 
-// Resolves --threads 0 to the number of hardware threads (at least 1).
-int resolve_threads(int threads);
-
 }  // namespace mds
