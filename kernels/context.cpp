@@ -179,8 +179,7 @@ void Context::synchronize() { MDS_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 // ---- bf16 on the host -----------------------------------------------------------
 
 float bf16_to_float(bf16 v) {
-  uint16_t bits;
-  std::memcpy(&bits, &v, 2);
+  const uint16_t bits = static_cast<__nv_bfloat16_raw>(v).x;
   uint32_t u = uint32_t(bits) << 16;
   float f;
   std::memcpy(&f, &u, 4);
@@ -197,9 +196,9 @@ bf16 float_to_bf16(float f) {
     uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even
     bits = uint16_t((u + rounding) >> 16);
   }
-  bf16 v;
-  std::memcpy(&v, &bits, 2);
-  return v;
+  __nv_bfloat16_raw raw;
+  raw.x = bits;
+  return bf16(raw);
 }
 
 }  // namespace mds::cuda
