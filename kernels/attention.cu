@@ -3,13 +3,12 @@
 // Tiling: a block owns 64 queries (forward, dQ) or 64 keys (dK/dV) of one
 // (example, head) and 4 warps each own 16 of those rows, so after a shared tile
 // load the warps never wait for each other. The partner tiles visited are the
-// contiguous band that can hold window members (the whole length when a global
-// row is in the tile or the layer is dense), then the example's global
-// positions outside that band, gathered 64 at a time. The same mask predicate
-// (`allowed`) is evaluated per element everywhere, so the union is exact.
-// Backward follows FlashAttention-2 (Dao, 2023, Alg. 2) split in two kernels,
-// dK/dV by key tile and dQ by query tile, so no atomics: results are
-// deterministic.
+// contiguous band that can hold window members (every valid key when a global
+// row is in the tile), then the example's global positions outside that band,
+// gathered 64 at a time. The same mask predicate (`allowed`) is evaluated per
+// element everywhere, so the union is exact. Backward follows FlashAttention-2
+// (Dao, 2023, Alg. 2) split in two kernels, dK/dV by key tile and dQ by query
+// tile, so no atomics: results are deterministic.
 #include "kernels/attention.h"
 
 #include <algorithm>
@@ -38,17 +37,18 @@ struct AttnParams {
   const int32_t* lengths;
   const uint8_t* gmask;
   const int32_t* glist;
+  long long glist_stride;
   const int32_t* gcount;
   int L, H;
-  int dense;
+  int accumulate;  // backward: add into dq/dk/dv instead of overwriting
   float scale;
   int span[kAttentionMaxHeads];  // window · dilation, clamped to L
   int dil[kAttentionMaxHeads];
 };
 
-__device__ __forceinline__ bool allowed(int i, int j, bool qg, bool kg, const AttnParams& p, int span, int dil) {
-  if (i < 0 || j < 0) return false;  // outside the example (indices are -1 there)
-  if (qg || kg || p.dense) return true;
+__device__ __forceinline__ bool allowed(int i, int j, bool qg, bool kg, int span, int dil) {
+  if (i < 0 || j < 0) return false;  // no such query / key (indices are -1 there)
+  if (qg || kg) return true;
   int d = i - j;
   d = d < 0 ? -d : d;
   return d <= span && (d % dil) == 0;
@@ -79,6 +79,18 @@ __device__ __forceinline__ void fill_global_idx(int* idx, uint8_t* glob, const i
     idx[threadIdx.x] = j;
     glob[threadIdx.x] = j >= 0 ? 1 : 0;
   }
+}
+
+// Keys a query tile [q0, q0+64) must visit: everything valid when the tile
+// holds a global query, else the band [q0 - span, q_last + span] clipped to the
+// valid keys [0, len). Returns whether the global keys outside the band still
+// need their own pass.
+__device__ __forceinline__ bool key_band(bool has_gq, int q0, int L, int len, int span, int& kb0, int& kb1) {
+  const int qend = min(q0 + kRows, L);
+  kb0 = has_gq ? 0 : max(0, q0 - span);
+  kb1 = has_gq ? len : min(len, qend + span);
+  if (kb1 < kb0) kb1 = kb0;
+  return !(kb0 == 0 && kb1 >= len);
 }
 
 // ---------------------------------------------------------------- forward
@@ -118,20 +130,16 @@ __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const __grid_co
 
   if (tid < kRows) {
     const int i = q0 + tid;
-    sQidx[tid] = i < len ? i : -1;
-    sQg[tid] = (i < len && gmask_b) ? gmask_b[i] : 0;
+    sQidx[tid] = i < L ? i : -1;
+    sQg[tid] = (i < L && gmask_b) ? gmask_b[i] : 0;
   }
   __syncthreads();
   const bool has_gq = __syncthreads_or(tid < kRows && sQg[tid]);
   load_rows<D>(sQ, qb, p.ld_qkv, sQidx);
 
   const int span = p.span[h], dil = p.dil[h];
-  const bool live = q0 < len;
-  const bool full = has_gq || p.dense;
-  const int qend = min(q0 + kRows, len);
-  int kb0 = full ? 0 : max(0, q0 - span);
-  int kb1 = full ? len : min(len, qend + span);
-  if (!live) kb0 = kb1 = 0;
+  int kb0, kb1;
+  const bool global_pass = key_band(has_gq, q0, L, len, span, kb0, kb1);
 
   // Lane pair (2r, 2r+1) of a warp owns row r of the warp's 16; columns interleave.
   const int r = warp * 16 + (lane >> 1), half = lane & 1;
@@ -155,7 +163,7 @@ __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const __grid_co
 #pragma unroll
     for (int t = 0; t < 32; ++t) {
       const int c = 2 * t + half;
-      const bool ok = allowed(i, sKidx[c], qg, sKg[c], p, span, dil);
+      const bool ok = allowed(i, sKidx[c], qg, sKg[c], span, dil);
       sv[t] = ok ? sS[r * P::kLdS + c] * p.scale : -INFINITY;
       mx = fmaxf(mx, sv[t]);
     }
@@ -205,11 +213,11 @@ __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const __grid_co
     fill_band_idx(sKidx, sKg, kt, kb1, gmask_b);
     process_tile();
   }
-  if (live && !full && p.glist) {
+  if (global_pass && p.glist) {
     const int count = p.gcount[b];
     for (int g0 = 0; g0 < count; g0 += kRows) {
       __syncthreads();
-      fill_global_idx(sKidx, sKg, p.glist + tok0, g0, count, kb0, kb1, len);
+      fill_global_idx(sKidx, sKg, p.glist + b * p.glist_stride, g0, count, kb0, kb1, len);
       process_tile();
     }
   }
@@ -221,10 +229,11 @@ __global__ void __launch_bounds__(kThreads) attention_fwd_kernel(const __grid_co
 #pragma unroll
   for (int t = 0; t < D / 2; ++t) sS[r * P::kLdS + 2 * t + half] = o[t] * inv;
   const int i_row = q0 + r;
-  if (half == 0 && i_row < L) p.lse[((long long)b * p.H + h) * L + i_row] = l > 0.f ? m + logf(l) : 0.f;
+  // A query with no visible key (a padding query out of reach of every valid key) outputs 0, lse = -inf.
+  if (half == 0 && i_row < L) p.lse[((long long)b * p.H + h) * L + i_row] = l > 0.f ? m + logf(l) : -INFINITY;
   __syncwarp();
   const int row0 = q0 + warp * 16;
-  store_rows_bf16<D>(sSw, P::kLdS, p.out + (tok0 + row0) * p.ld_o + h * D, p.ld_o, 0, L - row0, lane);
+  store_rows_bf16<D>(sSw, P::kLdS, p.out + (tok0 + row0) * p.ld_o + h * D, p.ld_o, 0, L - row0, lane, false);
 }
 
 // ---------------------------------------------------------------- backward
@@ -242,7 +251,7 @@ __global__ void attention_delta_kernel(const __grid_constant__ AttnParams p, int
   float s = 0.f;
   for (int e = lane; e < head_dim; e += 32) s += __bfloat162float(o[e]) * __bfloat162float(d[e]);
   s = warp_sum(s);
-  if (lane == 0) p.delta[((long long)b * p.H + h) * p.L + i] = i < example_length(p, b) ? s : 0.f;
+  if (lane == 0) p.delta[((long long)b * p.H + h) * p.L + i] = s;
 }
 
 template <int D>
@@ -284,7 +293,7 @@ __global__ void __launch_bounds__(kThreads) attention_dq_kernel(const __grid_con
 
   if (tid < kRows) {
     const int i = q0 + tid;
-    const bool in = i < len;
+    const bool in = i < L;
     sQidx[tid] = in ? i : -1;
     sQg[tid] = (in && gmask_b) ? gmask_b[i] : 0;
     sLse[tid] = in ? p.lse[row_bh + i] : 0.f;
@@ -296,12 +305,8 @@ __global__ void __launch_bounds__(kThreads) attention_dq_kernel(const __grid_con
   load_rows<D>(sDO, p.dout + tok0 * p.ld_o + h * D, p.ld_o, sQidx);
 
   const int span = p.span[h], dil = p.dil[h];
-  const bool live = q0 < len;
-  const bool full = has_gq || p.dense;
-  const int qend = min(q0 + kRows, len);
-  int kb0 = full ? 0 : max(0, q0 - span);
-  int kb1 = full ? len : min(len, qend + span);
-  if (!live) kb0 = kb1 = 0;
+  int kb0, kb1;
+  const bool global_pass = key_band(has_gq, q0, L, len, span, kb0, kb1);
 
   FragC acc[D / 16];
 #pragma unroll
@@ -321,7 +326,7 @@ __global__ void __launch_bounds__(kThreads) attention_dq_kernel(const __grid_con
     for (int t = 0; t < 32; ++t) {
       const int e = lane + 32 * t, rr = warp * 16 + (e >> 6), c = e & 63;
       float ds = 0.f;
-      if (allowed(sQidx[rr], sKidx[c], sQg[rr], sKg[c], p, span, dil)) {
+      if (allowed(sQidx[rr], sKidx[c], sQg[rr], sKg[c], span, dil)) {
         const float pr = __expf(sS[rr * P::kLdS + c] * p.scale - sLse[rr]);
         ds = pr * (sDP[rr * P::kLdS + c] - sDelta[rr]);
       }
@@ -336,11 +341,11 @@ __global__ void __launch_bounds__(kThreads) attention_dq_kernel(const __grid_con
     fill_band_idx(sKidx, sKg, kt, kb1, gmask_b);
     process_tile();
   }
-  if (live && !full && p.glist) {
+  if (global_pass && p.glist) {
     const int count = p.gcount[b];
     for (int g0 = 0; g0 < count; g0 += kRows) {
       __syncthreads();
-      fill_global_idx(sKidx, sKg, p.glist + tok0, g0, count, kb0, kb1, len);
+      fill_global_idx(sKidx, sKg, p.glist + b * p.glist_stride, g0, count, kb0, kb1, len);
       process_tile();
     }
   }
@@ -353,7 +358,7 @@ __global__ void __launch_bounds__(kThreads) attention_dq_kernel(const __grid_con
   }
   __syncwarp();
   const int row0 = q0 + warp * 16;
-  store_rows_bf16<D>(sSw, P::kLdS, p.dq + (tok0 + row0) * p.ld_d + h * D, p.ld_d, 0, L - row0, lane);
+  store_rows_bf16<D>(sSw, P::kLdS, p.dq + (tok0 + row0) * p.ld_d + h * D, p.ld_d, 0, L - row0, lane, p.accumulate);
 }
 
 template <int D>
@@ -402,12 +407,15 @@ __global__ void __launch_bounds__(kThreads) attention_dkv_kernel(const __grid_co
   load_rows<D>(sV, p.v + tok0 * p.ld_qkv + h * D, p.ld_qkv, sKidx);
 
   const int span = p.span[h], dil = p.dil[h];
+  // Queries that can see this tile's keys: all of them if a key is global, else
+  // the window band (any query index < L, padding queries included) and the
+  // global queries outside it.
   const bool live = k0 < len;
-  const bool full = has_gk || p.dense;
   const int kend = min(k0 + kRows, len);
-  int qb0 = full ? 0 : max(0, k0 - span);
-  int qb1 = full ? len : min(len, kend + span);
+  int qb0 = has_gk ? 0 : max(0, k0 - span);
+  int qb1 = has_gk ? L : min(L, kend + span);
   if (!live) qb0 = qb1 = 0;
+  const bool global_pass = live && !(qb0 == 0 && qb1 == L);
 
   FragC dk[D / 16], dv[D / 16];
 #pragma unroll
@@ -436,7 +444,7 @@ __global__ void __launch_bounds__(kThreads) attention_dkv_kernel(const __grid_co
     for (int t = 0; t < 32; ++t) {
       const int e = lane + 32 * t, kr = warp * 16 + (e >> 6), c = e & 63;
       float pr = 0.f, ds = 0.f;
-      if (allowed(sQidx[c], sKidx[kr], sQg[c], sKg[kr], p, span, dil)) {
+      if (allowed(sQidx[c], sKidx[kr], sQg[c], sKg[kr], span, dil)) {
         pr = __expf(sST[kr * P::kLdS + c] * p.scale - sLse[c]);
         ds = pr * (sDPT[kr * P::kLdS + c] - sDelta[c]);
       }
@@ -454,11 +462,11 @@ __global__ void __launch_bounds__(kThreads) attention_dkv_kernel(const __grid_co
     __syncthreads();
     process_tile();
   }
-  if (live && !full && p.glist) {
+  if (global_pass && p.glist) {
     const int count = p.gcount[b];
     for (int g0 = 0; g0 < count; g0 += kRows) {
       __syncthreads();
-      fill_global_idx(sQidx, sQg, p.glist + tok0, g0, count, qb0, qb1, len);
+      fill_global_idx(sQidx, sQg, p.glist + b * p.glist_stride, g0, count, qb0, qb1, L);
       __syncthreads();
       process_tile();
     }
@@ -473,8 +481,9 @@ __global__ void __launch_bounds__(kThreads) attention_dkv_kernel(const __grid_co
     wmma::store_matrix_sync(sDPTw + n * 16, dv[n], P::kLdS, wmma::mem_row_major);
   }
   __syncwarp();
-  store_rows_bf16<D>(sSTw, P::kLdS, p.dk + (tok0 + row0) * p.ld_d + h * D, p.ld_d, 0, L - row0, lane);
-  store_rows_bf16<D>(sDPTw, P::kLdS, p.dv + (tok0 + row0) * p.ld_d + h * D, p.ld_d, 0, L - row0, lane);
+  store_rows_bf16<D>(sSTw, P::kLdS, p.dk + (tok0 + row0) * p.ld_d + h * D, p.ld_d, 0, L - row0, lane, p.accumulate);
+  store_rows_bf16<D>(sDPTw, P::kLdS, p.dv + (tok0 + row0) * p.ld_d + h * D, p.ld_d, 0, L - row0, lane,
+                     p.accumulate);
 }
 
 // ---------------------------------------------------------------- host side
@@ -504,7 +513,6 @@ AttnParams make_params(const AttentionShape& s, const AttentionPattern& pat, con
   p.H = s.heads;
   p.ld_qkv = ld_qkv;
   p.lengths = lengths;
-  p.dense = pat.window >= s.seq_len ? 1 : 0;
   p.scale = 1.f / std::sqrt(float(s.head_dim));
   for (int h = 0; h < s.heads; ++h) {
     const int dil = pat.dilation.empty() ? 1 : pat.dilation[h];
@@ -515,6 +523,7 @@ AttnParams make_params(const AttentionShape& s, const AttentionPattern& pat, con
   if (g) {
     p.gmask = g->mask();
     p.glist = g->list();
+    p.glist_stride = g->list_stride();
     p.gcount = g->count();
   }
   return p;
@@ -530,7 +539,28 @@ void launch(Context& ctx, Kernel kernel, size_t smem, dim3 grid, const AttnParam
   MDS_CUDA_CHECK_LAUNCH(what);
 }
 
+// lengths[b] = index of the first zero of valid[b] (L if none); one warp per example.
+__global__ void lengths_from_valid_kernel(const uint8_t* valid, int B, int L, int32_t* lengths) {
+  const int b = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  if (b >= B) return;
+  int first_zero = L;
+  for (int i = lane; i < L; i += 32)
+    if (!valid[(long long)b * L + i]) {
+      first_zero = i;
+      break;
+    }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) first_zero = min(first_zero, __shfl_xor_sync(0xffffffffu, first_zero, o));
+  if (lane == 0) lengths[b] = first_zero;
+}
+
 }  // namespace
+
+void attention_lengths_from_valid(Context& ctx, const uint8_t* valid, int batch, int seq_len, int32_t* lengths) {
+  if (batch <= 0 || seq_len <= 0) throw_usage("attention_lengths_from_valid: empty shape {} × {}", batch, seq_len);
+  lengths_from_valid_kernel<<<ceil_div(batch, 8), 256, 0, ctx.stream()>>>(valid, batch, seq_len, lengths);
+  MDS_CUDA_CHECK_LAUNCH("lengths_from_valid_kernel");
+}
 
 AttentionGlobals::AttentionGlobals(Context& ctx, int batch, int seq_len, const std::vector<Ranges>& ranges)
     : batch_(batch), seq_len_(seq_len) {
@@ -538,11 +568,11 @@ AttentionGlobals::AttentionGlobals(Context& ctx, int batch, int seq_len, const s
   if (ranges.size() != 1 && ranges.size() != size_t(batch))
     throw_usage("attention globals: {} range lists for a batch of {} (give 1 or {})", ranges.size(), batch, batch);
   const size_t n = size_t(batch) * seq_len;
-  host_mask_.assign(n, 0);
+  std::vector<uint8_t> mask(n, 0);
   std::vector<int32_t> list(n, 0), count(batch, 0);
   for (int b = 0; b < batch; ++b) {
     const Ranges& rs = ranges.size() == 1 ? ranges[0] : ranges[b];
-    uint8_t* m = host_mask_.data() + size_t(b) * seq_len;
+    uint8_t* m = mask.data() + size_t(b) * seq_len;
     for (const auto& r : rs) {
       if (r.first < 0 || r.second < r.first)
         throw_usage("attention globals: example {} has invalid range [{}, {})", b, r.first, r.second);
@@ -558,7 +588,7 @@ AttentionGlobals::AttentionGlobals(Context& ctx, int batch, int seq_len, const s
   std::vector<uint8_t> packed(bytes_count + bytes_list + n);
   std::memcpy(packed.data(), count.data(), bytes_count);
   std::memcpy(packed.data() + bytes_count, list.data(), bytes_list);
-  std::memcpy(packed.data() + bytes_count + bytes_list, host_mask_.data(), n);
+  std::memcpy(packed.data() + bytes_count + bytes_list, mask.data(), n);
   buf_ = ctx.alloc(packed.size());
   ctx.upload(buf_.data(), packed.data(), packed.size());
   ctx.synchronize();  // `packed` is pageable host memory that goes away here
@@ -566,6 +596,7 @@ AttentionGlobals::AttentionGlobals(Context& ctx, int batch, int seq_len, const s
   count_ = reinterpret_cast<const int32_t*>(base);
   list_ = reinterpret_cast<const int32_t*>(base + bytes_count);
   mask_ = base + bytes_count + bytes_list;
+  list_stride_ = seq_len;
 }
 
 void attention_forward(Context& ctx, const AttentionShape& s, const AttentionPattern& pat,
@@ -615,6 +646,7 @@ void attention_backward(Context& ctx, const AttentionShape& s, const AttentionPa
   p.dk = a.dk;
   p.dv = a.dv;
   p.ld_d = a.ld_dqkv;
+  p.accumulate = a.accumulate ? 1 : 0;
   const long long rows = (long long)s.batch * s.seq_len * s.heads;
   DeviceBuffer delta = ctx.alloc_n<float>(size_t(s.batch) * s.heads * s.seq_len);
   p.delta = delta.as<float>();

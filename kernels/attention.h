@@ -2,12 +2,12 @@
 // backward, flash-style: score tiles live in shared memory only; the forward
 // keeps the per-row log-sum-exp for the backward.
 //
-// Pattern (DESIGN.md §4, algorithm.md §2.2): query i of example b attends to
-// key j iff both are inside the example's length and
-//   i is global, or j is global, or the layer is dense (window >= seq_len), or
-//   |i - j| <= window * dilation[h] and dilation[h] divides |i - j|.
-// Queries at or beyond the example's length produce zero output (lse = 0) and
-// zero gradients; keys beyond it get zero gradients.
+// Pattern (DESIGN.md §4, algorithm.md §2.2; the CPU backend's definition):
+// query i of example b sees key j iff j < length[b] (keys beyond the length
+// are batch padding) and (i is global, or j is global, or j = i + k·dilation[h]
+// with |k| <= window). A window >= seq_len with dilation 1 is dense attention.
+// Every query row is computed, padding rows included; a row that sees no key
+// outputs 0 with lse = -inf and gets zero gradient.
 #pragma once
 
 #include <cstdint>
@@ -29,29 +29,34 @@ struct AttentionPattern {
   std::vector<int> dilation;   // per head (empty: 1 everywhere)
 };
 
-// Global positions of each example, on the device: a byte mask [B, L], the
-// sorted list of global positions [B, L] (first count[b] entries used) and the
-// counts [B]. Built from half-open position ranges per example; a single range
-// list applies to every example. Positions at or beyond L are ignored.
+// Global positions of each example, on the device: a byte mask [B, L] (global
+// queries), a list of global positions per example (row b at list + b·stride,
+// first count[b] entries used; global keys) and the counts [B]. Either built
+// here from half-open position ranges per example (a single range list applies
+// to every example; positions at or beyond L are ignored), or a non-owning
+// view of tables that already live on the device (the model's pattern).
 class AttentionGlobals {
  public:
   using Ranges = std::vector<std::pair<int, int>>;
   AttentionGlobals(Context& ctx, int batch, int seq_len, const std::vector<Ranges>& ranges);
+  AttentionGlobals(int batch, int seq_len, const uint8_t* mask, const int32_t* list, long long list_stride,
+                   const int32_t* count)
+      : mask_(mask), list_(list), count_(count), list_stride_(list_stride), batch_(batch), seq_len_(seq_len) {}
 
   const uint8_t* mask() const { return mask_; }
   const int32_t* list() const { return list_; }
   const int32_t* count() const { return count_; }
+  long long list_stride() const { return list_stride_; }
   int batch() const { return batch_; }
   int seq_len() const { return seq_len_; }
-  const std::vector<uint8_t>& host_mask() const { return host_mask_; }
 
  private:
   DeviceBuffer buf_;
   const uint8_t* mask_ = nullptr;
   const int32_t* list_ = nullptr;
   const int32_t* count_ = nullptr;
+  long long list_stride_ = 0;
   int batch_ = 0, seq_len_ = 0;
-  std::vector<uint8_t> host_mask_;
 };
 
 // Tensors are token-major: element (b, i, head h, d) of q/k/v sits at
@@ -81,15 +86,20 @@ struct AttentionBackwardArgs {
   const bf16* dout = nullptr;  // gradient of the output (same layout and ld_out)
   long long ld_out = 0;
   const float* lse = nullptr;  // from the forward
-  bf16* dq = nullptr;          // gradients, written (not accumulated)
+  bf16* dq = nullptr;          // gradients: written, or added to with `accumulate`
   bf16* dk = nullptr;
   bf16* dv = nullptr;
   long long ld_dqkv = 0;
+  bool accumulate = false;
 };
 
 void attention_forward(Context& ctx, const AttentionShape& shape, const AttentionPattern& pattern,
                        const AttentionForwardArgs& args);
 void attention_backward(Context& ctx, const AttentionShape& shape, const AttentionPattern& pattern,
                         const AttentionBackwardArgs& args);
+
+// lengths[b] = number of leading ones of valid[b*L .. b*L+L) (the batch's
+// padding is at the end of each example, as pack_batch lays it out).
+void attention_lengths_from_valid(Context& ctx, const uint8_t* valid, int batch, int seq_len, int32_t* lengths);
 
 }  // namespace mds::cuda

@@ -200,10 +200,10 @@ __global__ void __launch_bounds__(kThreads) ce_dh_kernel(const __grid_constant__
   for (int n = 0; n < D / 16; ++n) wmma::store_matrix_sync(out + n * 16, acc[n], D, wmma::mem_row_major);
 }
 
-__global__ void ce_dh_combine_kernel(const CeParams p, int D, bf16* dh) {
+__global__ void ce_dh_combine_kernel(const CeParams p, int D, bf16* dh, int acc) {
   const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= (long long)p.T * D) return;
-  float s = 0.f;
+  float s = acc ? __bfloat162float(dh[i]) : 0.f;
   for (int k = 0; k < p.nsplit; ++k) s += p.part_dh[(long long)k * p.Tpad * D + i];
   dh[i] = __float2bfloat16(s);
 }
@@ -351,7 +351,7 @@ void rounding_ce_forward(Context& ctx, const RoundingCeArgs& a, float* nll, floa
 }
 
 void rounding_ce_backward(Context& ctx, const RoundingCeArgs& a, const float* lse, const float* grad, bf16* dh,
-                          float* demb, float* dbias) {
+                          float* demb, float* dbias, bool accumulate_dh) {
   const char* what = "rounding_ce_backward";
   CeParams p = make_params(ctx, a, what);
   if (!lse || !grad || !dh || !demb) throw_usage("{}: null tensor pointer", what);
@@ -378,7 +378,7 @@ void rounding_ce_backward(Context& ctx, const RoundingCeArgs& a, const float* ls
       break;
   }
   const long long n = (long long)p.T * a.dim;
-  ce_dh_combine_kernel<<<unsigned(ceil_div_ll(n, 256)), 256, 0, ctx.stream()>>>(p, a.dim, dh);
+  ce_dh_combine_kernel<<<unsigned(ceil_div_ll(n, 256)), 256, 0, ctx.stream()>>>(p, a.dim, dh, accumulate_dh ? 1 : 0);
   MDS_CUDA_CHECK_LAUNCH("ce_dh_combine_kernel");
 }
 

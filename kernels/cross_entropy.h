@@ -24,9 +24,10 @@ struct RoundingCeArgs {
 // Writes nll [tokens] and lse [tokens] (fp32); lse is kept for the backward.
 void rounding_ce_forward(Context& ctx, const RoundingCeArgs& args, float* nll, float* lse);
 
-// grad [tokens] is dLoss/dnll_t. Writes dh [tokens, dim] (bf16, contiguous);
-// accumulates (+=) demb [vocab, dim] and, when not null, dbias [vocab] (fp32).
+// grad [tokens] is dLoss/dnll_t. Writes dh [tokens, dim] (bf16, contiguous;
+// added to with `accumulate_dh`); accumulates (+=) demb [vocab, dim] and,
+// when not null, dbias [vocab] (fp32).
 void rounding_ce_backward(Context& ctx, const RoundingCeArgs& args, const float* lse, const float* grad, bf16* dh,
-                          float* demb, float* dbias);
+                          float* demb, float* dbias, bool accumulate_dh = false);
 
 }  // namespace mds::cuda

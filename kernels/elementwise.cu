@@ -42,9 +42,10 @@ __global__ void act_fwd_kernel(Activation a, const bf16* x, bf16* y, size_t n) {
     y[i] = __float2bfloat16(act_f(a, __bfloat162float(x[i])));
 }
 
-__global__ void act_bwd_kernel(Activation a, const bf16* x, const bf16* dy, bf16* dx, size_t n) {
+__global__ void act_bwd_kernel(Activation a, const bf16* x, const bf16* dy, bf16* dx, size_t n, int acc) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
-    dx[i] = __float2bfloat16(__bfloat162float(dy[i]) * act_grad(a, __bfloat162float(x[i])));
+    dx[i] = __float2bfloat16(__bfloat162float(dy[i]) * act_grad(a, __bfloat162float(x[i])) +
+                             (acc ? __bfloat162float(dx[i]) : 0.f));
 }
 
 __global__ void bias_add_kernel(const bf16* x, const float* bias, bf16* y, size_t n, int cols) {
@@ -115,9 +116,10 @@ void activation_forward(Context& ctx, Activation act, const bf16* x, bf16* y, si
   MDS_CUDA_CHECK_LAUNCH("act_fwd_kernel");
 }
 
-void activation_backward(Context& ctx, Activation act, const bf16* x, const bf16* dy, bf16* dx, size_t n) {
+void activation_backward(Context& ctx, Activation act, const bf16* x, const bf16* dy, bf16* dx, size_t n,
+                         bool accumulate) {
   if (n == 0) return;
-  act_bwd_kernel<<<grid_for(n), kBlock, 0, ctx.stream()>>>(act, x, dy, dx, n);
+  act_bwd_kernel<<<grid_for(n), kBlock, 0, ctx.stream()>>>(act, x, dy, dx, n, accumulate ? 1 : 0);
   MDS_CUDA_CHECK_LAUNCH("act_bwd_kernel");
 }
 

@@ -13,8 +13,10 @@ enum class Activation { gelu, silu, tanh };
 
 // y = f(x); x and y may alias.
 void activation_forward(Context& ctx, Activation act, const bf16* x, bf16* y, size_t n);
-// dx = dy · f'(x) (x is the activation's input); dx may alias dy.
-void activation_backward(Context& ctx, Activation act, const bf16* x, const bf16* dy, bf16* dx, size_t n);
+// dx = dy · f'(x) (x is the activation's input), or dx += that with
+// `accumulate`; dx may alias dy only without accumulate.
+void activation_backward(Context& ctx, Activation act, const bf16* x, const bf16* dy, bf16* dx, size_t n,
+                         bool accumulate = false);
 
 // y[r, c] = x[r, c] + bias[c] for a rows × cols row-major tensor; x and y may alias.
 void bias_add(Context& ctx, const bf16* x, const float* bias, bf16* y, int rows, int cols);

@@ -36,6 +36,7 @@ struct GgParams {
   float* dw;
   int N, K, E;
   int gelu;
+  int accumulate;  // data gradient: add into out
   const int32_t* offsets;
   const int32_t* tile_offsets;
 };
@@ -168,12 +169,14 @@ __global__ void __launch_bounds__(kThreads) grouped_gemm_kernel(const __grid_con
         }
         if (p.gelu) *reinterpret_cast<uint4*>(p.pre_out + o) = *reinterpret_cast<const uint4*>(prev);
       } else {
-        alignas(16) bf16 prev[8];
+        alignas(16) bf16 prev[8], old[8];
         if (p.pre) *reinterpret_cast<uint4*>(prev) = *reinterpret_cast<const uint4*>(p.pre + o);
+        if (p.accumulate) *reinterpret_cast<uint4*>(old) = *reinterpret_cast<const uint4*>(p.out + o);
 #pragma unroll
         for (int q = 0; q < 8; ++q) {
           float v = src[q];
           if (p.pre) v *= gelu_grad_f(__bfloat162float(prev[q]));
+          if (p.accumulate) v += __bfloat162float(old[q]);
           outv[q] = __float2bfloat16(v);
         }
       }
@@ -228,7 +231,7 @@ void grouped_linear_forward(Context& ctx, const ExpertGroups& g, const bf16* X, 
 }
 
 void grouped_linear_backward_data(Context& ctx, const ExpertGroups& g, const bf16* dY, const bf16* W, int N, int K,
-                                  const bf16* pre, bf16* dX) {
+                                  const bf16* pre, bf16* dX, bool accumulate) {
   const void* ptrs[] = {dY, W, pre, dX};
   check(g, N, K, ptrs, 4, "grouped_linear_backward_data");
   if (!dY || !W || !dX) throw_usage("grouped_linear_backward_data: null tensor pointer");
@@ -238,6 +241,7 @@ void grouped_linear_backward_data(Context& ctx, const ExpertGroups& g, const bf1
   p.b = W;
   p.pre = pre;
   p.out = dX;
+  p.accumulate = accumulate ? 1 : 0;
   p.N = N;
   p.K = K;
   p.E = g.experts;

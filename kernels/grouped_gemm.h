@@ -25,9 +25,10 @@ void grouped_linear_forward(Context& ctx, const ExpertGroups& g, const bf16* X, 
                             int N, int K, bool gelu, bf16* Y, bf16* pre);
 
 // dX[r, k] = Σ_n dY[r, n]·W[e, n, k], multiplied by GELU'(pre[r, k]) when pre
-// is not null (pre: the pre-activation whose GELU was this layer's input).
+// is not null (pre: the pre-activation whose GELU was this layer's input);
+// written, or added to with `accumulate`.
 void grouped_linear_backward_data(Context& ctx, const ExpertGroups& g, const bf16* dY, const bf16* W, int N, int K,
-                                  const bf16* pre, bf16* dX);
+                                  const bf16* pre, bf16* dX, bool accumulate = false);
 
 // dW[e, n, k] += Σ_r dY[r, n]·X[r, k] and, if dbias is not null,
 // dbias[e, n] += Σ_r dY[r, n] (fp32, accumulated, deterministic).

@@ -40,7 +40,8 @@ __global__ void ln_fwd_kernel(const bf16* __restrict__ x, const float* __restric
 // dx = rstd · (g - mean(g) - x̂ · mean(g · x̂)), g = dy · gamma.
 __global__ void ln_bwd_dx_kernel(const bf16* __restrict__ x, const float* __restrict__ gamma,
                                  const float* __restrict__ mean, const float* __restrict__ rstd,
-                                 const bf16* __restrict__ dy, bf16* __restrict__ dx, int rows, int cols) {
+                                 const bf16* __restrict__ dy, bf16* __restrict__ dx, int rows, int cols,
+                                 int acc) {
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5), lane = threadIdx.x & 31;
   if (row >= rows) return;
   const bf16* xr = x + (long long)row * cols;
@@ -58,7 +59,7 @@ __global__ void ln_bwd_dx_kernel(const bf16* __restrict__ x, const float* __rest
   for (int c = lane; c < cols; c += 32) {
     const float g = __bfloat162float(dyr[c]) * gamma[c];
     const float xh = (__bfloat162float(xr[c]) - mu) * rs;
-    dxr[c] = __float2bfloat16(rs * (g - mg - xh * mgx));
+    dxr[c] = __float2bfloat16(rs * (g - mg - xh * mgx) + (acc ? __bfloat162float(dxr[c]) : 0.f));
   }
 }
 
@@ -117,11 +118,12 @@ void layernorm_forward(Context& ctx, const bf16* x, const float* gamma, const fl
 }
 
 void layernorm_backward(Context& ctx, const bf16* x, const float* gamma, const float* mean, const float* rstd,
-                        const bf16* dy, bf16* dx, float* dgamma, float* dbeta, int rows, int cols) {
+                        const bf16* dy, bf16* dx, float* dgamma, float* dbeta, int rows, int cols,
+                        bool accumulate) {
   if (rows < 0 || cols <= 0) throw_usage("layernorm_backward: invalid shape {} × {}", rows, cols);
   if (rows == 0) return;
   ln_bwd_dx_kernel<<<ceil_div(rows, kWarps), kWarps * 32, 0, ctx.stream()>>>(x, gamma, mean, rstd, dy, dx, rows,
-                                                                            cols);
+                                                                            cols, accumulate ? 1 : 0);
   MDS_CUDA_CHECK_LAUNCH("ln_bwd_dx_kernel");
   const int chunks = ceil_div(rows, kChunkRows);
   DeviceBuffer partial = ctx.alloc_n<float>(size_t(2) * chunks * cols);

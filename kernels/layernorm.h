@@ -11,8 +11,10 @@ namespace mds::cuda {
 void layernorm_forward(Context& ctx, const bf16* x, const float* gamma, const float* beta, bf16* y, float* mean,
                        float* rstd, int rows, int cols, float eps);
 
-// dx (written) from dy; dgamma and dbeta are accumulated (+=), deterministically.
+// dx from dy (written, or added to with `accumulate`; dx must not alias dy
+// then); dgamma and dbeta are accumulated (+=), deterministically.
 void layernorm_backward(Context& ctx, const bf16* x, const float* gamma, const float* mean, const float* rstd,
-                        const bf16* dy, bf16* dx, float* dgamma, float* dbeta, int rows, int cols);
+                        const bf16* dy, bf16* dx, float* dgamma, float* dbeta, int rows, int cols,
+                        bool accumulate = false);
 
 }  // namespace mds::cuda

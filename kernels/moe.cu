@@ -294,7 +294,7 @@ __global__ void unpermute_kernel(const int32_t* position, const float* gate, int
 
 // dy_perm[r] = gate[slot]·dy[token(slot)] for each permuted row.
 __global__ void unpermute_bwd_rows_kernel(const int32_t* offsets, int E, const int32_t* row_slot, const float* gate,
-                                          int k, const bf16* dy, int H, bf16* dy_perm, long long vectors) {
+                                          int k, const bf16* dy, int H, bf16* dy_perm, long long vectors, int acc) {
   const int V = H / 8;
   const int rows = offsets[E];
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < vectors;
@@ -303,17 +303,20 @@ __global__ void unpermute_bwd_rows_kernel(const int32_t* offsets, int E, const i
     if (r >= rows) continue;
     const int slot = row_slot[r];
     const float g = gate[slot];
-    alignas(16) bf16 v[8];
+    alignas(16) bf16 v[8], old[8];
     *reinterpret_cast<uint4*>(v) = *reinterpret_cast<const uint4*>(dy + (long long)(slot / k) * H + c);
+    uint4* out = reinterpret_cast<uint4*>(dy_perm + (long long)r * H + c);
+    if (acc) *reinterpret_cast<uint4*>(old) = *out;
 #pragma unroll
-    for (int q = 0; q < 8; ++q) v[q] = __float2bfloat16(g * __bfloat162float(v[q]));
-    *reinterpret_cast<uint4*>(dy_perm + (long long)r * H + c) = *reinterpret_cast<const uint4*>(v);
+    for (int q = 0; q < 8; ++q)
+      v[q] = __float2bfloat16(g * __bfloat162float(v[q]) + (acc ? __bfloat162float(old[q]) : 0.f));
+    *out = *reinterpret_cast<const uint4*>(v);
   }
 }
 
 // dgate[slot] = dy[t]·y_perm[position[slot]]; one warp per slot.
 __global__ void unpermute_bwd_gate_kernel(const int32_t* position, int T, int k, const bf16* dy, const bf16* y_perm,
-                                          int H, float* dgate) {
+                                          int H, float* dgate, int acc) {
   const long long slot = (long long)blockIdx.x * kWarpsRow + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (slot >= (long long)T * k) return;
@@ -325,7 +328,7 @@ __global__ void unpermute_bwd_gate_kernel(const int32_t* position, int T, int k,
     for (int c = lane; c < H; c += 32) s += __bfloat162float(a[c]) * __bfloat162float(b[c]);
   }
   s = warp_sum(s);
-  if (lane == 0) dgate[slot] = s;
+  if (lane == 0) dgate[slot] = s + (acc ? dgate[slot] : 0.f);
 }
 
 __global__ void permute_bwd_kernel(const int32_t* position, int T, int k, const bf16* dx_perm, int H, bf16* dx,
@@ -469,15 +472,15 @@ void moe_unpermute(Context& ctx, const MoeRouting& r, const bf16* y_perm, int H,
 }
 
 void moe_unpermute_backward(Context& ctx, const MoeRouting& r, const bf16* dy, const bf16* y_perm, int H,
-                            bf16* dy_perm, float* dgate) {
+                            bf16* dy_perm, float* dgate, bool accumulate) {
   const void* ptrs[] = {dy, y_perm, dy_perm, dgate};
   check_h(H, ptrs, 4, "moe_unpermute_backward");
   const long long vectors = (long long)r.rows_bound() * (H / 8);
   unpermute_bwd_rows_kernel<<<grid_for(vectors, 256), 256, 0, ctx.stream()>>>(
-      r.offsets, r.experts(), r.row_slot, r.gate, r.top_k(), dy, H, dy_perm, vectors);
+      r.offsets, r.experts(), r.row_slot, r.gate, r.top_k(), dy, H, dy_perm, vectors, accumulate ? 1 : 0);
   MDS_CUDA_CHECK_LAUNCH("unpermute_bwd_rows_kernel");
   unpermute_bwd_gate_kernel<<<ceil_div(r.rows_bound(), kWarpsRow), kWarpsRow * 32, 0, ctx.stream()>>>(
-      r.position, r.tokens(), r.top_k(), dy, y_perm, H, dgate);
+      r.position, r.tokens(), r.top_k(), dy, y_perm, H, dgate, accumulate ? 1 : 0);
   MDS_CUDA_CHECK_LAUNCH("unpermute_bwd_gate_kernel");
 }
 

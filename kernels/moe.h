@@ -74,9 +74,10 @@ void moe_permute(Context& ctx, const MoeRouting& r, const bf16* x, int H, bf16* 
 void moe_unpermute(Context& ctx, const MoeRouting& r, const bf16* y_perm, int H, bf16* y);
 
 // Backward of moe_unpermute: dy_perm[position[t,s]] = gate·dy[t] and
-// dgate[t, s] = dy[t]·y_perm[position[t, s]] (0 when dropped).
+// dgate[t, s] = dy[t]·y_perm[position[t, s]] (0 when dropped); written, or
+// added to with `accumulate`.
 void moe_unpermute_backward(Context& ctx, const MoeRouting& r, const bf16* dy, const bf16* y_perm, int H,
-                            bf16* dy_perm, float* dgate);
+                            bf16* dy_perm, float* dgate, bool accumulate = false);
 // Backward of moe_permute: dx[t] (+)= Σ_s dx_perm[position[t, s]].
 void moe_permute_backward(Context& ctx, const MoeRouting& r, const bf16* dx_perm, int H, bf16* dx, bool accumulate);
 

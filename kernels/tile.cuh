@@ -86,18 +86,22 @@ __device__ __forceinline__ void accumulate_p_times_rows(FragC (&acc)[D / 16], co
 }
 
 // Writes 16 rows × D of fp32 staging (pitch lds) as bf16 to global rows
-// dst + row*ld for rows with row0 + r < nrows, 8 values per 16-byte store.
+// dst + row*ld for rows with row0 + r < nrows, 8 values per 16-byte store;
+// with `accumulate` the existing values are added (in fp32) first.
 template <int D>
 __device__ __forceinline__ void store_rows_bf16(const float* stage, int lds, bf16* dst, long long ld, int row0,
-                                                int nrows, int lane) {
+                                                int nrows, int lane, bool accumulate) {
   constexpr int V = D / 8;
   for (int v = lane; v < 16 * V; v += 32) {
     const int r = v / V, c = v % V;
     if (row0 + r >= nrows) continue;
+    uint4* out = reinterpret_cast<uint4*>(dst + (long long)(row0 + r) * ld + c * 8);
     alignas(16) bf16 pack[8];
+    if (accumulate) *reinterpret_cast<uint4*>(pack) = *out;
 #pragma unroll
-    for (int e = 0; e < 8; ++e) pack[e] = __float2bfloat16(stage[r * lds + c * 8 + e]);
-    *reinterpret_cast<uint4*>(dst + (long long)(row0 + r) * ld + c * 8) = *reinterpret_cast<const uint4*>(pack);
+    for (int e = 0; e < 8; ++e)
+      pack[e] = __float2bfloat16(stage[r * lds + c * 8 + e] + (accumulate ? __bfloat162float(pack[e]) : 0.f));
+    *out = *reinterpret_cast<const uint4*>(pack);
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -34,10 +35,12 @@ bool is_global(const RefConfig& c, int b, int i) {
   return false;
 }
 
+// Query i sees key j iff j is inside the example and (i global, j global, or
+// j = i + k·dilation with |k| <= window). Every query row is computed.
 bool ref_allowed(const RefConfig& c, int b, int h, int i, int j) {
   const int len = c.lengths[b];
-  if (i >= len || j >= len) return false;
-  if (is_global(c, b, i) || is_global(c, b, j) || c.window >= c.L) return true;
+  if (j >= len) return false;
+  if (is_global(c, b, i) || is_global(c, b, j)) return true;
   const int d = std::abs(i - j), dil = c.dilation[h];
   return d <= (long long)c.window * dil && d % dil == 0;
 }
@@ -62,7 +65,7 @@ RefOut attention_ref(const RefConfig& c, const std::vector<float>& q, const std:
   };
   for (int b = 0; b < c.B; ++b)
     for (int h = 0; h < c.H; ++h)
-      for (int i = 0; i < c.lengths[b]; ++i) {
+      for (int i = 0; i < c.L; ++i) {
         std::vector<double> s(c.L, -INFINITY), p(c.L, 0.0);
         double mx = -INFINITY;
         for (int j = 0; j < c.L; ++j) {
@@ -71,6 +74,10 @@ RefOut attention_ref(const RefConfig& c, const std::vector<float>& q, const std:
           for (int d = 0; d < c.D; ++d) dot += at(q, b, i, h, d) * at(k, b, j, h, d);
           s[j] = dot * scale;
           mx = std::max(mx, s[j]);
+        }
+        if (mx == -INFINITY) {  // no visible key: output 0, lse = -inf, no gradient
+          r.lse[(size_t(b) * c.H + h) * c.L + i] = -INFINITY;
+          continue;
         }
         double sum = 0;
         for (int j = 0; j < c.L; ++j)
@@ -111,7 +118,7 @@ RefOut attention_ref(const RefConfig& c, const std::vector<float>& q, const std:
 
 // The reference backward agrees with central differences of Σ out·dout.
 TEST(AttentionReference, GradientsMatchFiniteDifferences) {
-  RefConfig c{1, 9, 2, 4, 1, {1, 2}, {8}, {{{4, 5}}}};
+  RefConfig c{1, 9, 2, 4, 1, {1, 2}, {7}, {{{4, 5}}}};  // rows 7, 8 are padding queries
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-1, 1);
   const int ld = c.H * c.D;
@@ -148,10 +155,28 @@ namespace {
 using namespace mds::cuda;
 using namespace mds::cuda::testing;
 
+// lse agrees where finite (relative error) and is -inf exactly where the reference's is.
+double lse_err(const std::vector<float>& got, const std::vector<double>& ref) {
+  std::vector<float> g;
+  std::vector<double> r;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    if (std::isinf(ref[i])) {
+      if (!(std::isinf(got[i]) && got[i] < 0)) return INFINITY;
+      continue;
+    }
+    g.push_back(got[i]);
+    r.push_back(ref[i]);
+  }
+  return rel_err(g, r);
+}
+
 class CudaAttention : public GpuTest {
  protected:
-  // Runs forward and backward on a fused QKV layout and compares with the reference.
-  void run(const RefConfig& c, uint32_t seed) {
+  // Runs forward and backward on a fused QKV layout and compares with the
+  // reference. With `view_globals` the global tables are built here in the
+  // model's layout (list stride max_globals, -1 padded) and passed as a view;
+  // with `twice` the backward runs a second time with accumulate = true.
+  void run(const RefConfig& c, uint32_t seed, bool view_globals = false, bool twice = false) {
     std::mt19937 rng(seed);
     const int HD = c.H * c.D, ld = 3 * HD;
     const size_t rows = size_t(c.B) * c.L;
@@ -172,7 +197,26 @@ class CudaAttention : public GpuTest {
     DeviceBuffer d_out = poisoned(ctx(), rows * HD * 2), d_lse = poisoned(ctx(), size_t(c.B) * c.H * c.L * 4);
     DeviceBuffer d_dqkv = poisoned(ctx(), rows * ld * 2);
     std::unique_ptr<AttentionGlobals> globals;
-    if (!c.globals.empty()) globals = std::make_unique<AttentionGlobals>(ctx(), c.B, c.L, c.globals);
+    DeviceBuffer g_mask, g_list, g_count;
+    if (!c.globals.empty() && !view_globals) globals = std::make_unique<AttentionGlobals>(ctx(), c.B, c.L, c.globals);
+    if (!c.globals.empty() && view_globals) {
+      std::vector<uint8_t> mask(rows, 0);
+      std::vector<int32_t> count(c.B, 0);
+      int max_g = 0;
+      for (int b = 0; b < c.B; ++b)
+        for (int i = 0; i < c.L; ++i)
+          if (is_global(c, b, i)) mask[size_t(b) * c.L + i] = 1, ++count[b];
+      for (int b = 0; b < c.B; ++b) max_g = std::max(max_g, count[b]);
+      std::vector<int32_t> list(size_t(c.B) * max_g, -1);
+      for (int b = 0; b < c.B; ++b)
+        for (int i = 0, n = 0; i < c.L; ++i)
+          if (mask[size_t(b) * c.L + i]) list[size_t(b) * max_g + n++] = i;
+      g_mask = upload(ctx(), mask);
+      g_list = upload(ctx(), list);
+      g_count = upload(ctx(), count);
+      globals = std::make_unique<AttentionGlobals>(c.B, c.L, g_mask.as<uint8_t>(), g_list.as<int32_t>(), max_g,
+                                                   g_count.as<int32_t>());
+    }
 
     AttentionShape shape{c.B, c.L, c.H, c.D};
     AttentionPattern pattern{c.window, c.dilation};
@@ -206,6 +250,12 @@ class CudaAttention : public GpuTest {
     ba.dv = dbase + 2 * HD;
     ba.ld_dqkv = ld;
     attention_backward(ctx(), shape, pattern, ba);
+    if (twice) {  // gradients add up: the result must be twice the reference
+      ba.accumulate = true;
+      attention_backward(ctx(), shape, pattern, ba);
+      for (auto* g : {&ref.dq, &ref.dk, &ref.dv})
+        for (auto& x : *g) x *= 2;
+    }
 
     auto out = download_bf16(ctx(), d_out, rows * HD);
     auto lse = download<float>(ctx(), d_lse, size_t(c.B) * c.H * c.L);
@@ -217,7 +267,7 @@ class CudaAttention : public GpuTest {
         dk[r * HD + e] = dqkv[r * ld + HD + e];
         dv[r * HD + e] = dqkv[r * ld + 2 * HD + e];
       }
-    const double e_out = rel_err(out, ref.out), e_lse = rel_err(lse, ref.lse), e_dq = rel_err(dq, ref.dq),
+    const double e_out = rel_err(out, ref.out), e_lse = lse_err(lse, ref.lse), e_dq = rel_err(dq, ref.dq),
                  e_dk = rel_err(dk, ref.dk), e_dv = rel_err(dv, ref.dv);
     std::printf("  attention B=%d L=%d H=%d D=%d w=%d: out %.2e lse %.2e dq %.2e dk %.2e dv %.2e\n", c.B, c.L, c.H,
                 c.D, c.window, e_out, e_lse, e_dq, e_dk, e_dv);
@@ -249,6 +299,34 @@ TEST_F(CudaAttention, DensePathHeadDim32) {
 TEST_F(CudaAttention, HeadDim128DilatedWindowNoGlobals) {
   RefConfig c{1, 96, 1, 128, 8, {3}, {96}, {}};
   run(c, 4);
+}
+
+TEST_F(CudaAttention, PaddingQueriesWithoutVisibleKeys) {
+  // No globals and a short example: padding queries far past its end see no key.
+  RefConfig c{2, 160, 2, 64, 4, {1, 2}, {40, 160}, {}};
+  run(c, 5);
+}
+
+TEST_F(CudaAttention, ModelLayoutGlobalsAndAccumulation) {
+  RefConfig c{3, 192, 2, 64, 8, {2, 1}, {192, 100, 150},
+              {{{0, 1}, {70, 71}, {71, 192}}, {{0, 1}, {30, 31}}, {{0, 3}, {120, 150}}}};
+  run(c, 6, /*view_globals=*/true, /*twice=*/true);
+}
+
+TEST_F(CudaAttention, LongSequenceManyTiles) {
+  RefConfig c{1, 1000, 2, 64, 48, {1, 4}, {937}, {{{0, 1}, {300, 301}, {700, 760}}}};
+  run(c, 7);
+}
+
+TEST_F(CudaAttention, LengthsFromValidMask) {
+  const int B = 3, L = 100;
+  std::vector<uint8_t> valid(B * L, 0);
+  const int len[B] = {100, 0, 37};
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < len[b]; ++i) valid[b * L + i] = 1;
+  DeviceBuffer dv = upload(ctx(), valid), dl = poisoned(ctx(), B * 4);
+  attention_lengths_from_valid(ctx(), dv.as<uint8_t>(), B, L, dl.as<int32_t>());
+  EXPECT_EQ(download<int32_t>(ctx(), dl, B), (std::vector<int32_t>{100, 0, 37}));
 }
 
 TEST_F(CudaAttention, RejectsUnsupportedShapes) {

@@ -100,6 +100,11 @@ class CudaCrossEntropy : public GpuTest {
     EXPECT_LT(eh, kTolBf16);
     EXPECT_LT(ee, kTolBf16);  // dlogits pass through bf16 before the product with h
     EXPECT_LT(eb, kTolF32);
+    // Accumulating dh: a second backward doubles it.
+    rounding_ce_backward(ctx(), a, dLse.as<float>(), dG.as<float>(), dDH.as<bf16>(), dDE.as<float>(),
+                         with_bias ? dDB.as<float>() : nullptr, /*accumulate_dh=*/true);
+    for (auto& v : dh) v *= 2;
+    EXPECT_LT(rel_err(download_bf16(ctx(), dDH, h.size()), dh), kTolBf16);
   }
 };
 

@@ -54,9 +54,13 @@ TEST_F(CudaElementwise, Activations) {
     activation_forward(ctx(), a, dX.as<bf16>(), dY.as<bf16>(), n);
     activation_backward(ctx(), a, dX.as<bf16>(), dDY.as<bf16>(), dDX.as<bf16>(), n);
     const double ey = rel_err(download_bf16(ctx(), dY, n), y), ed = rel_err(download_bf16(ctx(), dDX, n), dx);
-    std::printf("  activation %d: y %.2e dx %.2e\n", int(a), ey, ed);
+    activation_backward(ctx(), a, dX.as<bf16>(), dDY.as<bf16>(), dDX.as<bf16>(), n, /*accumulate=*/true);
+    for (auto& v : dx) v *= 2;
+    const double ea = rel_err(download_bf16(ctx(), dDX, n), dx);
+    std::printf("  activation %d: y %.2e dx %.2e dx(accumulated) %.2e\n", int(a), ey, ed, ea);
     EXPECT_LT(ey, kTolBf16);
     EXPECT_LT(ed, kTolBf16);
+    EXPECT_LT(ea, kTolBf16);
   }
 }
 
@@ -129,6 +133,9 @@ TEST_F(CudaElementwise, SoftmaxForwardBackward) {
     softmax_backward(ctx(), dY.as<float>(), dDY.as<float>(), dDX.as<float>(), rows, cols);
     const double ey = rel_err(download<float>(ctx(), dY, x.size()), y);
     const double ed = rel_err(download<float>(ctx(), dDX, x.size()), dx);
+    softmax_backward(ctx(), dY.as<float>(), dDY.as<float>(), dDX.as<float>(), rows, cols, /*accumulate=*/true);
+    for (auto& v : dx) v *= 2;
+    EXPECT_LT(rel_err(download<float>(ctx(), dDX, x.size()), dx), kTolF32);
     // bf16 path (inputs rounded to bf16 on both sides)
     auto xb = x;
     for (auto& v : xb) v = bf16_to_float(float_to_bf16(v));
@@ -170,6 +177,12 @@ TEST_F(CudaElementwise, MseForwardBackward) {
   mse_forward(ctx(), dA.as<bf16>(), dB.as<bf16>(), dL.as<float>(), rows, cols);
   mse_backward(ctx(), dA.as<bf16>(), dB.as<bf16>(), dG.as<float>(), dDA.as<bf16>(), dDB.as<bf16>(), rows, cols);
   EXPECT_LT(rel_err(download<float>(ctx(), dL, rows), loss), kTolF32);
+  EXPECT_LT(rel_err(download_bf16(ctx(), dDA, a.size()), da), kTolBf16);
+  EXPECT_LT(rel_err(download_bf16(ctx(), dDB, a.size()), db), kTolBf16);
+  mse_backward(ctx(), dA.as<bf16>(), dB.as<bf16>(), dG.as<float>(), dDA.as<bf16>(), dDB.as<bf16>(), rows, cols,
+               /*accumulate=*/true);
+  for (auto* v : {&da, &db})
+    for (auto& x : *v) x *= 2;
   EXPECT_LT(rel_err(download_bf16(ctx(), dDA, a.size()), da), kTolBf16);
   EXPECT_LT(rel_err(download_bf16(ctx(), dDB, a.size()), db), kTolBf16);
   // fp32 variant

@@ -77,6 +77,17 @@ TEST_F(CudaLayerNorm, ForwardBackwardMatchReference) {
     EXPECT_LT(ex, kTolBf16);
     EXPECT_LT(eg, kTolF32);
     EXPECT_LT(eb, kTolF32);
+    // A second backward with accumulate: dx doubles, the parameter increments double.
+    layernorm_backward(ctx(), dX.as<bf16>(), dGam.as<float>(), dMean.as<float>(), dRstd.as<float>(), dDY.as<bf16>(),
+                       dDX.as<bf16>(), dDG.as<float>(), dDB.as<float>(), rows, cols, /*accumulate=*/true);
+    for (auto& v : dx) v *= 2;
+    for (int c = 0; c < cols; ++c) {
+      dg[c] = dg0[c] + 2 * (dg[c] - dg0[c]);
+      db[c] = db0[c] + 2 * (db[c] - db0[c]);
+    }
+    EXPECT_LT(rel_err(download_bf16(ctx(), dDX, x.size()), dx), kTolBf16);
+    EXPECT_LT(rel_err(download<float>(ctx(), dDG, cols), dg), kTolF32);
+    EXPECT_LT(rel_err(download<float>(ctx(), dDB, cols), db), kTolF32);
   }
 }
 

@@ -338,6 +338,15 @@ class CudaMoe : public GpuTest {
     EXPECT_LT(e_db1, kTolBf16);
     EXPECT_LT(e_db2, kTolBf16);
     EXPECT_LT(e_dl, kTolF32);
+
+    // Accumulating variants: a second gate/row gradient and data gradient pass doubles them.
+    moe_unpermute_backward(ctx(), rt, dDY.as<bf16>(), yp.as<bf16>(), H, dyp.as<bf16>(), dDG.as<float>(), true);
+    grouped_linear_backward_data(ctx(), groups, dup.as<bf16>(), dW1.as<bf16>(), F, H, nullptr, dxp.as<bf16>(), true);
+    moe_permute_backward(ctx(), rt, dxp.as<bf16>(), H, dDX.as<bf16>(), false);
+    for (auto* v : {&dgate, &dx})
+      for (auto& e : *v) e *= 2;
+    EXPECT_LT(rel_err(download<float>(ctx(), dDG, S), dgate), kTolBf16);
+    EXPECT_LT(rel_err(download_bf16(ctx(), dDX, size_t(T) * H), dx), kTolBf16);
   }
 };
 
