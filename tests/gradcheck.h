@@ -75,7 +75,7 @@ inline double rel_error(double analytic, double numeric, double floor = 1e-4) {
 // real tensor `input`) and central differences, over up to max_entries
 // entries (all when smaller; otherwise a fixed random subset).
 inline double check_gradient(Backend& be, Tensor& input, const std::vector<double>& analytic,
-                             const std::function<double()>& loss, int max_entries = 64, double h = 1e-6,
+                             const std::function<double()>& loss, int max_entries = 64, double h = 1e-5,
                              uint64_t seed = 7) {
   std::vector<double> x = host(be, input);
   std::vector<size_t> entries(x.size());
