@@ -73,7 +73,10 @@ inline double rel_error(double analytic, double numeric, double floor = 1e-4) {
 
 // Max relative error between `analytic` (the gradient of loss() w.r.t. the
 // real tensor `input`) and central differences, over up to max_entries
-// entries (all when smaller; otherwise a fixed random subset).
+// entries (all when smaller; otherwise a fixed random subset). The floor of
+// the denominator is 1% of the largest analytic entry (at least 1e-6), so
+// entries far below the tensor's scale are judged against that scale rather
+// than against the differencing round-off of a large loss.
 inline double check_gradient(Backend& be, Tensor& input, const std::vector<double>& analytic,
                              const std::function<double()>& loss, int max_entries = 64, double h = 1e-5,
                              uint64_t seed = 7) {
@@ -85,6 +88,9 @@ inline double check_gradient(Backend& be, Tensor& input, const std::vector<doubl
     std::shuffle(entries.begin(), entries.end(), rng);
     entries.resize(size_t(max_entries));
   }
+  double scale = 0;
+  for (double a : analytic) scale = std::max(scale, std::abs(a));
+  const double floor = std::max(1e-6, 1e-2 * scale);
   double worst = 0;
   for (size_t i : entries) {
     const double orig = x[i];
@@ -96,7 +102,7 @@ inline double check_gradient(Backend& be, Tensor& input, const std::vector<doubl
     const double lm = loss();
     x[i] = orig;
     be.upload(input, x.data());
-    worst = std::max(worst, rel_error(analytic[i], (lp - lm) / (2 * h)));
+    worst = std::max(worst, rel_error(analytic[i], (lp - lm) / (2 * h), floor));
   }
   return worst;
 }
