@@ -85,3 +85,13 @@ TEST(ModelConfig, ExampleConfigsParse) {
 
 }  // namespace
 }  // namespace mds
+
+namespace mds {
+namespace {
+TEST(ModelConfig, VocabFromTokenizer) {
+  EXPECT_EQ(model_config_for_vocab(nlohmann::json::object(), 321).vocab_size, 321);
+  EXPECT_EQ(model_config_for_vocab({{"vocab_size", 321}}, 321).vocab_size, 321);
+  EXPECT_THROW(model_config_for_vocab({{"vocab_size", 320}}, 321), Error);
+}
+}  // namespace
+}  // namespace mds

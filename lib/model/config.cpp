@@ -126,6 +126,16 @@ ModelConfig model_config_from_json(const json& j) {
   return c;
 }
 
+ModelConfig model_config_for_vocab(const json& j, int64_t vocab_size) {
+  ModelConfig c = model_config_from_json(j);
+  if (c.vocab_size != 0 && c.vocab_size != vocab_size)
+    throw_usage("model config: field 'vocab_size' is {} but the tokenizer has {} ids (leave it 0 to take the tokenizer's)",
+                c.vocab_size, vocab_size);
+  c.vocab_size = vocab_size;
+  validate_model_config(c);
+  return c;
+}
+
 json model_config_to_json(const ModelConfig& c) {
   json j = json::object();
   for (const auto& f : fields()) j[f.key] = f.write(c);

@@ -71,6 +71,9 @@ ModelConfig model_config_from_json(const nlohmann::json& j);
 nlohmann::json model_config_to_json(const ModelConfig& c);
 // Checks ranges and consistency; throws usage errors naming the field.
 void validate_model_config(const ModelConfig& c);
+// Parses the "model" object for a tokenizer of vocab_size ids: a vocab_size
+// of 0 (the default) takes the tokenizer's; any other value must match it.
+ModelConfig model_config_for_vocab(const nlohmann::json& j, int64_t vocab_size);
 // The valid keys, in schema order.
 const std::vector<std::string>& model_config_keys();
 
