@@ -56,11 +56,11 @@ void block_softmax(const Context& ctx, const CeArgs<T>& a, const std::vector<int
       T* l = logits.data() + i * a.V;
       if (a.bias)
         for (int64_t v = 0; v < a.V; ++v) l[v] += a.bias[v];
-      double mx = l[0];
-      for (int64_t v = 1; v < a.V; ++v) mx = std::max(mx, double(l[v]));
-      double s = 0;
-      for (int64_t v = 0; v < a.V; ++v) s += std::exp(double(l[v]) - mx);
-      lse[i] = mx + std::log(s);
+      T mx = l[0];
+      for (int64_t v = 1; v < a.V; ++v) mx = std::max(mx, l[v]);
+      T s = 0;  // exp in the compute precision: float exp is much cheaper than double
+      for (int64_t v = 0; v < a.V; ++v) s += std::exp(l[v] - mx);
+      lse[i] = double(mx) + std::log(double(s));
     }
   });
 }
@@ -110,9 +110,9 @@ void tied_ce_backward(const Context& ctx, const Tensor& x, const Tensor& E, cons
     ctx.parallel_for(R, 4, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         T* g = G.data() + i * a.V;
-        const double w = a.w[blk[i]];
-        for (int64_t v = 0; v < a.V; ++v) g[v] = T(w * std::exp(double(g[v]) - lse[i]));
-        g[a.tgt[blk[i]]] -= T(w);
+        const T w = a.w[blk[i]], l = T(lse[i]);
+        for (int64_t v = 0; v < a.V; ++v) g[v] = w * std::exp(g[v] - l);
+        g[a.tgt[blk[i]]] -= w;
       }
     });
     if (dx.defined()) {
