@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "backend/rng.h"
 #include "cpu/cpu_backend.h"
 #include "gradcheck.h"
 #include "model/model.h"
@@ -48,6 +49,8 @@ Batch tiny_batch(const ModelConfig& c) {
 struct Result {
   double worst = 0;
   std::string where;
+  LossTerms terms;
+  int absorbed = 0;  // target tokens replaced by m in this step
 };
 
 Result check_model(const ModelConfig& c, const std::vector<int32_t>& timesteps) {
@@ -57,11 +60,20 @@ Result check_model(const ModelConfig& c, const std::vector<int32_t>& timesteps) 
   const std::vector<double> weights = {1.3, 0.7};
   const uint64_t seed = 5;
   model->zero_grad();
-  model->forward_backward(batch, timesteps, weights, seed, 1.0);
+  const LossTerms terms = model->forward_backward(batch, timesteps, weights, seed, 1.0);
   // Snapshot every analytic gradient first: the loss calls below accumulate more.
   std::vector<std::vector<double>> grads;
   for (auto& p : model->params().all()) grads.push_back(host(*be, p.grad));
   Result r;
+  r.terms = terms;
+  for (int b = 0; b < batch.batch_size; ++b)
+    for (int l = 0; l < batch.seq_len; ++l) {
+      const size_t i = size_t(b) * batch.seq_len + l;
+      const double p = c.absorb_rate * model->schedule().sqrt_one_minus_alpha_bar(timesteps[b]);
+      if (c.absorbing && batch.target_mask[i] && batch.valid[i] &&
+          rng::uniform(rng::row_key(seed, batch.example_ids[b], l), rng::kSaltAbsorb, 0) < p)
+        ++r.absorbed;
+    }
   size_t index = 0;
   for (auto& p : model->params().all()) {
     const std::vector<double>& analytic = grads[index++];
@@ -77,6 +89,8 @@ Result check_model(const ModelConfig& c, const std::vector<int32_t>& timesteps) 
 TEST(ModelGradcheck, TinyMoeModelAllParameters) {
   const Result r = check_model(tiny_config(), {17, 0});
   EXPECT_LT(r.worst, 1e-5) << r.where;
+  EXPECT_GT(r.absorbed, 0);  // the absorbing branch is exercised
+  EXPECT_EQ(r.terms.expert_load.size(), 2u);
 }
 
 TEST(ModelGradcheck, CapacityDenseFfnWholeSequenceLossAndDenseAttention) {
@@ -90,6 +104,8 @@ TEST(ModelGradcheck, CapacityDenseFfnWholeSequenceLossAndDenseAttention) {
   c.absorbing = false;
   const Result r = check_model(c, {49, 3});
   EXPECT_LT(r.worst, 1e-5) << r.where;
+  EXPECT_GT(r.terms.moe_drop_fraction, 0.0);  // the capacity really drops picks
+  EXPECT_EQ(r.terms.expert_load.size(), 1u);
 }
 
 }  // namespace
