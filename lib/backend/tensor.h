@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,9 +40,10 @@ class Tensor {
   void* data() const { return data_; }
   template <typename T>
   T* as() const { return static_cast<T*>(data_); }
-  // Same storage, new shape (same element count).
+  // Same storage, new shape; throws std::invalid_argument if the element count differs.
   Tensor reshaped(std::vector<int64_t> shape) const {
     Tensor t(owner_, data_, std::move(shape), type_);
+    if (t.numel_ != numel_) throw std::invalid_argument("Tensor::reshaped: element count changes");
     return t;
   }
 

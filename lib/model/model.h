@@ -23,6 +23,9 @@ class DiffusionModel final : public TrainableModel {
  public:
   // Builds and initialises the parameters from `seed` (see init_parameters).
   DiffusionModel(const ModelConfig& config, std::shared_ptr<Backend> backend, uint64_t seed);
+  // The network refers to members (config, parameter ids): not copyable or movable.
+  DiffusionModel(const DiffusionModel&) = delete;
+  DiffusionModel& operator=(const DiffusionModel&) = delete;
 
   // ---- TrainableModel -----------------------------------------------------
   LossTerms forward_backward(const Batch& batch, const std::vector<int32_t>& timesteps,
