@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "sample/embedding_ops.h"
 #include "sample/tokenizer_codec.h"
+#include "text/tokenizer.h"
 
 namespace mds {
 namespace {
@@ -61,7 +62,8 @@ namespace mds {
 namespace {
 
 TEST(SampleCodec, TokenizerCodecRoundTripsAndDropsSpecials) {
-  const TokenizerCodec codec{Tokenizer()};  // bytes only
+  const auto codec_ptr = make_tokenizer_codec(Tokenizer());  // bytes only
+  const TextCodec& codec = *codec_ptr;
   const std::string text = "naïve — ok";
   std::vector<int32_t> ids = codec.encode(text);
   ASSERT_EQ(ids.size(), text.size());

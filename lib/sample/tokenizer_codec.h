@@ -1,22 +1,25 @@
-// The project tokenizer (lib/text) as the sampler's TextCodec.
+// The project tokenizer (lib/text) as the sampler's TextCodec. The header
+// does not include text/tokenizer.h, so model code can use it in the same
+// translation unit.
 #pragma once
 
+#include <memory>
+#include <string>
+
+#include "io/container.h"
 #include "sample/text_codec.h"
-#include "text/tokenizer.h"
 
 namespace mds {
 
-class TokenizerCodec : public TextCodec {
- public:
-  explicit TokenizerCodec(Tokenizer tok) : tok_(std::move(tok)) {}
-  // Text to ids; never special ids (byte-level BPE accepts any bytes).
-  std::vector<int32_t> encode(const std::string& text) const override;
-  // Ids to bytes, special ids dropped.
-  std::string decode(const std::vector<int32_t>& ids) const override;
-  const Tokenizer& tokenizer() const { return tok_; }
+class Tokenizer;
 
- private:
-  Tokenizer tok_;
-};
+// Encodes without special ids (byte-level BPE accepts any bytes); decodes
+// with special ids dropped.
+std::unique_ptr<TextCodec> make_tokenizer_codec(const Tokenizer& tok);
+
+// The tokenizer embedded in a checkpoint (sections "tokenizer/..."), checked
+// against its self-test samples; `hash` receives its content hash and
+// `vocab` its size. Throws bad_input naming the checkpoint.
+std::unique_ptr<TextCodec> embedded_tokenizer_codec(const Container& checkpoint, std::string* hash, size_t* vocab);
 
 }  // namespace mds
