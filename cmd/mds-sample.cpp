@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
                "mds-sample"};
   mds::cli::add_version_flag(app, "mds-sample");
   mds::SampleToolOptions o;
+  o.model.threads = 0;  // all cores unless --threads says otherwise
   std::string solver = "dpm++", rounding = "auto", init = "m", frame = "centered", dpm_time = "upstream";
   bool v2 = false;
   app.add_option("inputs", o.inputs, "JSONL files (- or none = standard input; zstd is detected)");

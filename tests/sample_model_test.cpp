@@ -142,6 +142,7 @@ Trained& trained() {
 class CleanUp : public ::testing::Environment {
  public:
   void TearDown() override {
+    if (std::getenv("MDS_KEEP_TEST_FILES")) return;
     std::error_code ec;
     std::filesystem::remove_all(std::filesystem::temp_directory_path() /
                                     ("mds_sample_model_" + std::to_string(::getpid())), ec);

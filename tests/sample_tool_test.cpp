@@ -170,3 +170,70 @@ TEST_F(SampleTool, MissingInputIsARuntimeError) {
 
 }  // namespace
 }  // namespace mds
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "sample/pipe_lines.h"
+
+namespace mds {
+namespace {
+
+// Lines reach the reader as soon as they are written to a FIFO, before the
+// writer closes it; a final line without "\n" and zstd input work too.
+TEST_F(SampleTool, PipeLineReaderStreamsFromAFifo) {
+  const std::string fifo = path("in.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_TRUE(is_streaming_input(fifo));
+  EXPECT_TRUE(is_streaming_input("-"));
+  write("regular.txt", "x\n");
+  EXPECT_FALSE(is_streaming_input(path("regular.txt")));
+  std::atomic<int> stage{0};
+  std::thread writer([&] {
+    std::FILE* f = std::fopen(fifo.c_str(), "w");
+    std::fputs("first\nsec", f);
+    std::fflush(f);
+    while (stage.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::fputs("ond\nlast", f);
+    std::fclose(f);
+  });
+  PipeLineReader r(fifo);
+  std::string line;
+  ASSERT_TRUE(r.next(line));  // arrives while the writer still holds the FIFO open
+  EXPECT_EQ(line, "first");
+  EXPECT_EQ(r.line_number(), 1u);
+  stage = 1;
+  ASSERT_TRUE(r.next(line));
+  EXPECT_EQ(line, "second");
+  ASSERT_TRUE(r.next(line));
+  EXPECT_EQ(line, "last");
+  EXPECT_FALSE(r.next(line));
+  writer.join();
+}
+
+TEST_F(SampleTool, PipeLineReaderDecompressesZstd) {
+  write("in.txt", "{\"src\":\"a\"}\n{\"src\":\"b\"}\n");
+  ASSERT_EQ(std::system(("zstd -q -c " + path("in.txt") + " > " + path("in.zst")).c_str()), 0) << "needs the zstd tool";
+  const std::string z = read(path("in.zst"));
+  const std::string fifo = path("z.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] {
+    std::FILE* f = std::fopen(fifo.c_str(), "wb");
+    std::fwrite(z.data(), 1, z.size(), f);
+    std::fwrite(z.data(), 1, z.size(), f);
+    std::fclose(f);
+  });
+  PipeLineReader r(fifo);
+  std::vector<std::string> lines;
+  std::string line;
+  while (r.next(line)) lines.push_back(line);
+  writer.join();
+  EXPECT_EQ(lines, (std::vector<std::string>{"{\"src\":\"a\"}", "{\"src\":\"b\"}", "{\"src\":\"a\"}", "{\"src\":\"b\"}"}));
+  EXPECT_THROW(PipeLineReader(path("missing")), Error);
+}
+
+}  // namespace
+}  // namespace mds

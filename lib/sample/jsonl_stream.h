@@ -11,13 +11,15 @@
 #include <vector>
 
 #include "io/stream.h"
+#include "sample/pipe_lines.h"
 #include "sample/sampler.h"
 #include "sample/text_codec.h"
 
 namespace mds {
 
-// Where input lines come from: files (and "-" = stdin) read in order through
-// LineReader (transparent zstd); tests substitute their own.
+// Where input lines come from: files (and "-" = stdin) read in order, regular
+// files through LineReader, pipes and FIFOs through PipeLineReader so lines
+// are handed over as they arrive (both detect zstd); tests substitute their own.
 class LineSource {
  public:
   virtual ~LineSource() = default;
@@ -38,6 +40,7 @@ class FileLineSource : public LineSource {
   std::vector<std::string> paths_;
   size_t file_ = 0;
   std::unique_ptr<LineReader> lines_;
+  std::unique_ptr<PipeLineReader> pipe_;
   std::string last_where_;
 };
 
