@@ -10,6 +10,11 @@
 #include <fstream>
 #include <filesystem>
 #include <random>
+#include <sstream>
+#include <thread>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <unistd.h>
 
@@ -172,7 +177,7 @@ std::vector<std::vector<std::string>> sample(Denoiser& d, const TextCodec& codec
 
 // Measured: 8/8 exact with every solver below (and with ddpm 2000, 23 s, left
 // to scripts/bench-sample.sh). The stated rate: at least 7 of 8 each.
-TEST(SampleModel, EverySolverReproducesTheTrainingTargets) {
+void EverySolverReproducesTheTrainingTargets() {
   Trained& t = trained();
   struct Case {
     SolverKind kind;
@@ -194,7 +199,7 @@ TEST(SampleModel, EverySolverReproducesTheTrainingTargets) {
   }
 }
 
-TEST(SampleModel, SeedsReproduce) {
+void SeedsReproduce() {
   Trained& t = trained();
   for (SolverKind kind : {SolverKind::ddpm, SolverKind::dpmpp}) {
     const auto a = sample(*t.denoiser, *t.codec, kind, 20, 8, 5, t.sources, 2);
@@ -203,7 +208,7 @@ TEST(SampleModel, SeedsReproduce) {
   }
 }
 
-TEST(SampleModel, ResultsDoNotDependOnTheBatchSize) {
+void ResultsDoNotDependOnTheBatchSize() {
   Trained& t = trained();
   for (SolverKind kind : {SolverKind::ddpm, SolverKind::dpmpp}) {
     const auto one = sample(*t.denoiser, *t.codec, kind, 20, 1, 9, t.sources, 2);
@@ -217,7 +222,7 @@ TEST(SampleModel, ResultsDoNotDependOnTheBatchSize) {
 // rounding inside the CPU model's GEMMs (their blocking depends on the row
 // count). Measured: exactly 0 for ddpm (rounding snaps x0 to embeddings at
 // every step), 2.9e-6 for dpm++; the decoded texts are identical (above).
-TEST(SampleModel, FinalStatesDoNotDependOnTheBatch) {
+void FinalStatesDoNotDependOnTheBatch() {
   Trained& t = trained();
   Denoiser& d = *t.denoiser;
   const SpecialIds sp = d.info().special;
@@ -249,7 +254,7 @@ TEST(SampleModel, FinalStatesDoNotDependOnTheBatch) {
   }
 }
 
-TEST(SampleModel, CheckpointLoadsAndSamplesLikeTheModelInMemory) {
+void CheckpointLoadsAndSamplesLikeTheModelInMemory() {
   Trained& t = trained();
   ModelLoadOptions lo;
   lo.path = t.checkpoint;
@@ -266,7 +271,7 @@ TEST(SampleModel, CheckpointLoadsAndSamplesLikeTheModelInMemory) {
               sample(*t.denoiser, *t.codec, kind, 20, 4, 3, t.sources));
 }
 
-TEST(SampleModel, LoaderRejectsWhatIsNotACheckpoint) {
+void LoaderRejectsWhatIsNotACheckpoint() {
   Trained& t = trained();
   const std::string tokfile = t.dir + "/tok.mds";
   t.tok->save(tokfile);
@@ -297,6 +302,220 @@ TEST(SampleModel, LoaderRejectsWhatIsNotACheckpoint) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ExitCode::usage);
+  }
+}
+
+// ---- the mds-sample binary on the checkpoint -------------------------------
+
+struct CliRun {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs mds-sample with `args` (shell words) and optional stdin redirection.
+CliRun mds_sample(const std::string& args, const std::string& stdin_path = "/dev/null") {
+  Trained& t = trained();
+  const std::string out = t.dir + "/cli.out", err = t.dir + "/cli.err";
+  const std::string cmd = std::string(MDS_BINARY_DIR) + "/mds-sample " + args + " < " + stdin_path + " > " + out +
+                          " 2> " + err;
+  CliRun r;
+  const int rc = std::system(cmd.c_str());
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+std::vector<nlohmann::json> lines_of(const std::string& text) {
+  std::vector<nlohmann::json> v;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) v.push_back(nlohmann::json::parse(line));
+  return v;
+}
+
+std::string write_inputs(const std::string& name, const std::vector<std::string>& extra = {}) {
+  Trained& t = trained();
+  const std::string p = t.dir + "/" + name;
+  std::ofstream f(p);
+  for (const auto& [s, g] : t.pairs) f << nlohmann::json{{"src", s}, {"trg", g}}.dump() << "\n";
+  for (const auto& e : extra) f << e << "\n";
+  return p;
+}
+
+void GeneratesEveryTargetAndLogsTheConfig() {
+  Trained& t = trained();
+  const std::string in = write_inputs("in.jsonl");
+  const CliRun r = mds_sample("-m " + t.checkpoint + " --threads 1 " + in);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto recs = lines_of(r.out);
+  ASSERT_EQ(recs.size(), t.pairs.size());
+  int exact = 0;
+  for (size_t i = 0; i < recs.size(); ++i) {
+    EXPECT_EQ(recs[i]["src"], t.pairs[i].first);
+    exact += recs[i]["hyp"] == recs[i]["trg"];
+  }
+  EXPECT_GE(exact, 7);
+  ASSERT_EQ(r.err.rfind("mds-sample: config {", 0), 0u) << r.err;
+  const auto cfg = nlohmann::json::parse(r.err.substr(19, r.err.find('\n') - 19));
+  EXPECT_EQ(cfg["sampler"]["solver"], "dpm++");
+  EXPECT_EQ(cfg["sampler"]["steps"], 10);
+  EXPECT_EQ(cfg["checkpoint"]["path"], t.checkpoint);
+  EXPECT_NE(r.err.find("mds-sample: 8 records (0 skipped) in "), std::string::npos) << r.err;
+  // Standard input gives the same output.
+  const CliRun s = mds_sample("-m " + t.checkpoint + " --threads 1 -q", in);
+  EXPECT_EQ(s.status, 0);
+  EXPECT_EQ(s.out, r.out);
+  EXPECT_EQ(s.err, "");
+}
+
+void ExitCodesAndMessages() {
+  Trained& t = trained();
+  const std::string in = write_inputs("bad.jsonl", {R"({"trg":"no source"})"});
+  CliRun r = mds_sample("-m " + t.checkpoint + " -q " + in);
+  EXPECT_EQ(r.status, 3);
+  EXPECT_NE(r.err.find("mds-sample: error: " + in + ":9: missing field \"src\""), std::string::npos) << r.err;
+  r = mds_sample("-m " + t.checkpoint + " -q --skip-bad -o " + t.dir + "/skip.jsonl " + in);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(lines_of(slurp(t.dir + "/skip.jsonl")).size(), 8u);
+  r = mds_sample("-m " + t.checkpoint + " --skip-bad -o " + t.dir + "/skip.jsonl " + in);
+  EXPECT_NE(r.err.find("8 records (1 skipped)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("mds-sample: skipped " + in + ":9: missing field"), std::string::npos) << r.err;
+  r = mds_sample(in);  // no --model
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--model is required"), std::string::npos) << r.err;
+  r = mds_sample("-m " + t.checkpoint + " --solver euler " + in);
+  EXPECT_EQ(r.status, 2);
+  r = mds_sample("-m " + t.checkpoint + " --steps 5000 " + in);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--steps 5000 is out of range"), std::string::npos) << r.err;
+  r = mds_sample("-m " + t.checkpoint + " --solver ddim --dpm-time v2 " + in);
+  EXPECT_EQ(r.status, 2);
+  r = mds_sample("-m " + t.dir + "/missing.mds " + in);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("missing.mds"), std::string::npos) << r.err;
+  t.tok->save(t.dir + "/tok_only.mds");
+  r = mds_sample("-m " + t.dir + "/tok_only.mds " + in);
+  EXPECT_EQ(r.status, 3);
+  r = mds_sample("--version");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out.rfind("mds-sample ", 0), 0u) << r.out;
+}
+
+void MbrKeepsCandidatesAndMetaRecordsTheConfig() {
+  Trained& t = trained();
+  const std::string in = write_inputs("mbr.jsonl");
+  const std::string meta = t.dir + "/meta.json";
+  const CliRun r = mds_sample("-m " + t.checkpoint + " --solver ddpm --steps 30 --mbr 3 --keep-candidates --diffuseq-v2"
+                           " --batch-size 5 --seed 7 --meta " + meta + " " + in);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("config"), std::string::npos);  // it went to --meta
+  for (const auto& rec : lines_of(r.out)) {
+    ASSERT_EQ(rec["candidates"].size(), 3u);
+    bool found = false;
+    for (const auto& c : rec["candidates"]) found = found || c == rec["hyp"];
+    EXPECT_TRUE(found);
+  }
+  const auto m = nlohmann::json::parse(slurp(meta));
+  EXPECT_EQ(m["sampler"]["solver"], "ddpm");
+  EXPECT_EQ(m["sampler"]["steps"], 30);
+  EXPECT_EQ(m["sampler"]["candidates"], 3);
+  EXPECT_EQ(m["sampler"]["frame"], "raw");  // --diffuseq-v2
+  EXPECT_EQ(m["sampler"]["init"], "m");     // v2's DDPM starts at m + N(0, I)
+  EXPECT_EQ(m["sampler"]["absorb_rate"], 0.5);
+  EXPECT_EQ(m["sampler"]["seed"], 7);
+  EXPECT_EQ(m["stats"]["records"], 8);
+  EXPECT_EQ(m["stats"]["sequences"], 24);
+  const CliRun v2 = mds_sample("-m " + t.checkpoint + " --diffuseq-v2 --init m --meta " + meta + " " + in);
+  ASSERT_EQ(v2.status, 0) << v2.err;
+  const auto m2 = nlohmann::json::parse(slurp(meta));
+  EXPECT_EQ(m2["sampler"]["init"], "m");  // explicit flag wins over the preset
+  EXPECT_EQ(m2["sampler"]["frame"], "raw");
+  EXPECT_EQ(m2["sampler"]["time_input"], "v2 (t*1000)");
+}
+
+// The first results come out while the input is still open.
+void StreamsResultsBeforeTheInputEnds() {
+  Trained& t = trained();
+  const std::string fifo = t.dir + "/in.fifo", out = t.dir + "/stream.out";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  int status = -1;
+  std::thread proc([&] {
+    const std::string cmd = std::string(MDS_BINARY_DIR) + "/mds-sample -m " + t.checkpoint +
+                            " -q --threads 1 --batch-size 2 < " + fifo + " > " + out;
+    status = std::system(cmd.c_str());
+  });
+  std::FILE* w = std::fopen(fifo.c_str(), "w");
+  ASSERT_NE(w, nullptr);
+  for (int i = 0; i < 2; ++i)
+    std::fprintf(w, "%s\n", nlohmann::json{{"src", t.pairs[static_cast<size_t>(i)].first}}.dump().c_str());
+  std::fflush(w);
+  size_t seen = 0;
+  for (int waited = 0; waited < 600 && seen < 2; ++waited) {  // up to 60 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    seen = lines_of(slurp(out)).size();
+  }
+  EXPECT_EQ(seen, 2u) << "no output while the input was open";
+  for (size_t i = 2; i < t.pairs.size(); ++i)
+    std::fprintf(w, "%s\n", nlohmann::json{{"src", t.pairs[i].first}}.dump().c_str());
+  std::fclose(w);
+  proc.join();
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(lines_of(slurp(out)).size(), t.pairs.size());
+}
+
+// ctest runs each test case in its own process, and each process trains the
+// tiny model once (~10 s): so the checks are grouped into two cases.
+TEST(SampleModel, TrainedTinyModel) {
+  {
+    SCOPED_TRACE("EverySolverReproducesTheTrainingTargets");
+    EverySolverReproducesTheTrainingTargets();
+  }
+  {
+    SCOPED_TRACE("SeedsReproduce");
+    SeedsReproduce();
+  }
+  {
+    SCOPED_TRACE("ResultsDoNotDependOnTheBatchSize");
+    ResultsDoNotDependOnTheBatchSize();
+  }
+  {
+    SCOPED_TRACE("FinalStatesDoNotDependOnTheBatch");
+    FinalStatesDoNotDependOnTheBatch();
+  }
+  {
+    SCOPED_TRACE("CheckpointLoadsAndSamplesLikeTheModelInMemory");
+    CheckpointLoadsAndSamplesLikeTheModelInMemory();
+  }
+  {
+    SCOPED_TRACE("LoaderRejectsWhatIsNotACheckpoint");
+    LoaderRejectsWhatIsNotACheckpoint();
+  }
+}
+
+TEST(SampleCli, WholeTool) {
+  {
+    SCOPED_TRACE("GeneratesEveryTargetAndLogsTheConfig");
+    GeneratesEveryTargetAndLogsTheConfig();
+  }
+  {
+    SCOPED_TRACE("ExitCodesAndMessages");
+    ExitCodesAndMessages();
+  }
+  {
+    SCOPED_TRACE("MbrKeepsCandidatesAndMetaRecordsTheConfig");
+    MbrKeepsCandidatesAndMetaRecordsTheConfig();
+  }
+  {
+    SCOPED_TRACE("StreamsResultsBeforeTheInputEnds");
+    StreamsResultsBeforeTheInputEnds();
   }
 }
 
