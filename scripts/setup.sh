@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what mds needs (Debian/Ubuntu packages) and builds it into build/.
+# As root, missing packages are installed with apt-get; otherwise the exact
+# command to run is printed. Usage: scripts/setup.sh [extra cmake args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(cmake g++ make pkg-config libcli11-dev nlohmann-json3-dev libfmt-dev libzstd-dev zstd libgtest-dev
+          libopenblas-dev python3)
+# Tools only the benchmark scripts use.
+if [[ "${MDS_SETUP_BENCH:-0}" == 1 ]]; then packages+=(sentencepiece); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) == 0 ]]; then
+    echo "setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  else
+    echo "setup: missing packages: ${missing[*]}" >&2
+    echo "setup: run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >&2
+cmake --build build -j"$jobs" >&2
