@@ -76,7 +76,7 @@ Trainer::Trainer(TrainableModel& model, const TrainConfig& config, const Dataset
                config.loss_aware_uniform),
       interval_(std::make_unique<Interval>()) {
   if (!setup_.pack) throw_usage("trainer: no batch packer was given");
-  validate(cfg_);
+  train::validate(cfg_);
   stream_ = std::make_unique<BatchStream>(train_, batching(train_));
 }
 
