@@ -18,7 +18,7 @@ inline uint64_t mix64(uint64_t z) {
 }
 
 // Purposes keep the streams of one seed apart.
-enum class Stream : uint64_t { epoch_order = 1, batch_order = 2, timesteps = 3, noise = 4, valid = 5 };
+enum class Stream : uint64_t { epoch_order = 1, batch_order = 2, timesteps = 3, noise = 4, valid = 5, init = 6 };
 
 // A 64-bit key for (seed, stream, a, b): hashing each word in turn.
 inline uint64_t derive_seed(uint64_t seed, Stream s, uint64_t a = 0, uint64_t b = 0) {

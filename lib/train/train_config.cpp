@@ -112,10 +112,13 @@ Field bool_field(const char* name, bool TrainConfig::*m, const char* doc) {
 template <typename E>
 Field enum_field(const char* name, E TrainConfig::*m, std::vector<E> values, const char* (*to_name)(E),
                  const char* doc) {
-  std::string names;
-  for (E e : values) names += (names.empty() ? "" : "|") + std::string(to_name(e));
+  std::string names, listed;
+  for (E e : values) {
+    names += (names.empty() ? "" : "|") + std::string(to_name(e));
+    listed += (listed.empty() ? "" : ", ") + std::string(to_name(e));
+  }
   Field f;
-  f.info = {name, "one of " + names, json(to_name(TrainConfig{}.*m)), doc};
+  f.info = {name, "string (" + listed + ")", json(to_name(TrainConfig{}.*m)), doc};
   f.set = [=](TrainConfig& c, const json& v, const std::string& where) {
     if (v.is_string())
       for (E e : values)

@@ -64,7 +64,7 @@ struct TrainConfig {
 // Description of one field, for error messages and documentation.
 struct FieldInfo {
   std::string name;
-  std::string type;           // "integer", "number", "boolean", or "one of a|b|c"
+  std::string type;           // "integer", "number", "boolean", or "string (a, b, c)"
   nlohmann::json default_value;
   std::string doc;
 };
