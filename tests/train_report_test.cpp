@@ -51,7 +51,7 @@ TEST(Report, MetricsLinesEraseAndRedrawTheBar) {
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
   std::fclose(f);
   // bar, erase, JSON line, bar again, final newline.
-  const size_t json_at = text.find("\r\033[K{\"step\":1,\"type\":\"train\"}\n");
+  const size_t json_at = text.find("\r\033[K{\"type\":\"train\",\"step\":1}\n");
   ASSERT_NE(json_at, std::string::npos) << text;
   EXPECT_NE(text.find("step 1/2", json_at), std::string::npos);
   EXPECT_EQ(text.back(), '\n');

@@ -206,13 +206,13 @@ class LinearTestModel : public TrainableModel {
 };
 
 // N random pairs: sources of 1..max_src tokens, targets of 1..8 tokens near
-// the first source token, ids >= 3.
+// the first source token, content ids >= 4 (after the four specials).
 inline train::Dataset random_dataset(size_t n, uint64_t seed, int max_src = 40) {
   train::Dataset d;
   train::Rng rng(seed);
   for (size_t i = 0; i < n; ++i) {
     std::vector<uint32_t> src(1 + rng.below(max_src)), trg(1 + rng.below(8));
-    for (auto& x : src) x = 3 + static_cast<uint32_t>(rng.below(97));
+    for (auto& x : src) x = 4 + static_cast<uint32_t>(rng.below(96));  // content ids start at 4
     for (auto& x : trg) x = src[0] + static_cast<uint32_t>(rng.below(5));  // learnable from the source
     d.add(src, trg);
   }

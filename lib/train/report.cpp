@@ -50,11 +50,11 @@ void Reporter::clear_bar() {
   bar_shown_ = false;
 }
 
-void Reporter::metric(const nlohmann::json& line) {
+void Reporter::metric(const nlohmann::ordered_json& line) {
   if (!metrics_) return;
   const bool shared = metrics_ == messages_;
   if (shared) clear_bar();
-  const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   std::fputs(text.c_str(), metrics_);
   std::fflush(metrics_);
   if (shared && bar_ && !last_bar_.empty()) {

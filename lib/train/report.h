@@ -33,7 +33,8 @@ class Reporter {
   Reporter(const Reporter&) = delete;
   Reporter& operator=(const Reporter&) = delete;
 
-  void metric(const nlohmann::json& line);
+  // One JSON line; keys keep their insertion order ("type" and "step" first).
+  void metric(const nlohmann::ordered_json& line);
   void warning(const std::string& text);  // "warning: TEXT" on messages
   // Redraws the bar at most ten times a second (always when force).
   void progress(const ProgressState& s, bool force = false);

@@ -15,6 +15,7 @@
 namespace mds::train {
 
 using nlohmann::json;
+using ojson = nlohmann::ordered_json;  // metrics lines keep their key order
 
 namespace {
 
@@ -44,7 +45,7 @@ LossTerms scaled(const LossTerms& x, double f) {
   return out;
 }
 
-json terms_json(const LossTerms& t) {
+ojson terms_json(const LossTerms& t) {
   return {{"loss", t.total},           {"mse", t.mse},
           {"rounding_nll", t.rounding_nll}, {"prior", t.prior},
           {"absorb_reg", t.absorb_reg}, {"moe_balance", t.moe_balance},
@@ -194,7 +195,7 @@ void Trainer::log_interval() {
   if (iv.steps == 0) return;
   const double n = static_cast<double>(iv.steps);
   const LossTerms mean = scaled(iv.terms, 1.0 / n);
-  json line = {{"type", "train"}, {"step", step_}, {"epoch", stream_->position().epoch}};
+  ojson line = {{"type", "train"}, {"step", step_}, {"epoch", stream_->position().epoch}};
   line.update(terms_json(mean));
   line["lr"] = iv.lr;
   line["grad_norm"] = iv.grad_norm / n;
@@ -234,7 +235,7 @@ ValidationResult Trainer::validate() {
 
 void Trainer::log_validation(const ValidationResult& v) {
   if (!setup_.reporter || v.examples == 0) return;
-  json line = {{"type", "valid"}, {"step", step_}};
+  ojson line = {{"type", "valid"}, {"step", step_}};
   line.update(terms_json(v.mean));
   line["examples"] = v.examples;
   line["tokens"] = v.tokens;
@@ -329,7 +330,7 @@ TrainResult Trainer::run() {
                  {"train_examples", train_.size()},
                  {"valid_examples", valid_ ? valid_->size() : 0},
                  {"batches_per_epoch", stream_->batches_per_epoch()},
-                 {"train", train_config_to_json(cfg_)}});
+                 {"train", ojson::parse(train_config_to_json(cfg_).dump())}});
   int64_t last_valid_step = -1;
   auto progress = [&](bool force) {
     if (!rep) return;
