@@ -1,0 +1,239 @@
+// mds-tokenize: train a byte-level BPE tokenizer, encode JSONL pairs into a
+// token shard (or text lines into ids), decode shards or ids back to text.
+// Thin main: flags here, work in lib/text and lib/data. See man/mds-tokenize.1.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "cli_common.h"
+#include "text/bpe_trainer.h"
+#include "text/encode_pipeline.h"
+#include "text/tokenizer.h"
+#include "text/train_corpus.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Binary output goes to -o, or to stdout when that is not a terminal.
+std::string binary_output(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (isatty(fileno(stdout)))
+    mds::throw_usage("refusing to write a binary .mds file to a terminal: give -o FILE (or -o - to force stdout)");
+  return "-";
+}
+
+struct TrainArgs {
+  std::vector<std::string> inputs;
+  std::string output;
+  size_t vocab_size = 16384;
+  uint64_t min_frequency = 2;
+  std::string format = "auto";
+  std::vector<std::string> fields{"src", "trg"};
+  bool skip_bad = false;
+  int threads = 0;
+  size_t samples = 8;
+  bool progress = false, quiet = false;
+};
+
+struct EncodeArgs {
+  std::string tokenizer;
+  std::vector<std::string> inputs;
+  std::string output;
+  bool text = false;
+  mds::EncodeOptions opts;
+  std::string truncate = "end";
+  bool quiet = false;
+};
+
+struct DecodeArgs {
+  std::string tokenizer;
+  std::vector<std::string> inputs;
+  std::string output = "-";
+  bool ids = false, keep_special = false;
+  int threads = 0;
+  bool quiet = false;
+};
+
+int do_train(const TrainArgs& a) {
+  const auto t0 = Clock::now();
+  const std::string output = binary_output(a.output);
+  mds::CorpusOptions co;
+  co.format = a.format;
+  co.fields = a.fields;
+  co.skip_bad = a.skip_bad;
+  co.threads = a.threads;
+  mds::CorpusStats cs;
+  std::vector<std::string> samples;
+  mds::WordCounts words = mds::count_corpus_words(a.inputs, co, &cs, &samples, a.samples);
+  const double count_s = seconds_since(t0);
+
+  mds::BpeTrainOptions bo;
+  bo.vocab_size = a.vocab_size;
+  bo.min_frequency = a.min_frequency;
+  const bool show = a.progress || (!a.quiet && isatty(fileno(stderr)));
+  if (show)
+    bo.progress = [](size_t done, size_t wanted) { std::fprintf(stderr, "\rmds-tokenize: merges %zu/%zu", done, wanted); };
+  mds::BpeTrainStats bs;
+  mds::Tokenizer tok = mds::train_bpe(words, bo, &bs);
+  if (show) std::fputc('\n', stderr);
+
+  std::vector<std::string> texts = mds::builtin_sample_texts();
+  texts.insert(texts.end(), samples.begin(), samples.end());
+  tok.set_samples(texts);
+  tok.training_info() = {{"vocab_size_requested", a.vocab_size},
+                         {"min_frequency", a.min_frequency},
+                         {"inputs", a.inputs},
+                         {"fields", a.fields},
+                         {"lines", cs.lines},
+                         {"texts", cs.texts},
+                         {"bytes", cs.bytes},
+                         {"skipped_lines", cs.skipped},
+                         {"unique_words", bs.unique_words},
+                         {"total_words", bs.total_words},
+                         {"stop_reason", bs.stop_reason},
+                         {"last_merge_count", bs.last_merge_count},
+                         {"mds_version", MDS_VERSION}};
+  mds::write_container(output, tok.to_container());
+  if (!a.quiet) {
+    std::fprintf(stderr,
+                 "mds-tokenize: trained vocabulary %zu (%zu merges, stopped by %s) from %llu texts, %.1f MB, "
+                 "%zu distinct words, in %.2f s (counting %.2f s)\n",
+                 tok.vocab_size(), tok.num_merges(), bs.stop_reason.c_str(),
+                 static_cast<unsigned long long>(cs.texts), cs.bytes / 1e6, bs.unique_words, seconds_since(t0),
+                 count_s);
+    if (cs.skipped) std::fprintf(stderr, "mds-tokenize: skipped %llu bad lines\n", static_cast<unsigned long long>(cs.skipped));
+    if (tok.vocab_size() < a.vocab_size)
+      std::fprintf(stderr, "mds-tokenize: note: vocabulary is smaller than --vocab-size %zu: no pair occurs %llu+ times\n",
+                   a.vocab_size, static_cast<unsigned long long>(a.min_frequency));
+  }
+  return 0;
+}
+
+int do_encode(EncodeArgs a) {
+  const auto t0 = Clock::now();
+  const mds::Tokenizer tok = mds::Tokenizer::load(a.tokenizer);
+  a.opts.truncate = mds::parse_truncate_policy(a.truncate);
+  mds::EncodeStats st;
+  if (a.text) {
+    st = mds::encode_lines_to_ids(tok, a.inputs, a.output.empty() ? "-" : a.output, a.opts.threads);
+  } else {
+    st = mds::encode_pairs_to_shard(tok, a.inputs, binary_output(a.output), a.opts);
+  }
+  const double s = seconds_since(t0);
+  if (!a.quiet) {
+    if (a.text)
+      std::fprintf(stderr, "mds-tokenize: encoded %llu lines (%.1f MB) into %llu tokens in %.2f s\n",
+                   static_cast<unsigned long long>(st.records), st.bytes / 1e6,
+                   static_cast<unsigned long long>(st.src_tokens), s);
+    else
+      std::fprintf(stderr,
+                   "mds-tokenize: encoded %llu records (%.1f MB) into %llu src + %llu trg tokens in %.2f s; "
+                   "truncated: %llu src, %llu trg (policy %s); skipped %llu bad lines\n",
+                   static_cast<unsigned long long>(st.records), st.bytes / 1e6,
+                   static_cast<unsigned long long>(st.src_tokens), static_cast<unsigned long long>(st.trg_tokens), s,
+                   static_cast<unsigned long long>(st.truncated_src), static_cast<unsigned long long>(st.truncated_trg),
+                   a.truncate.c_str(), static_cast<unsigned long long>(st.skipped));
+    for (const std::string& e : st.skipped_examples) std::fprintf(stderr, "mds-tokenize: skipped %s\n", e.c_str());
+  }
+  return 0;
+}
+
+int do_decode(const DecodeArgs& a) {
+  const mds::Tokenizer tok = mds::Tokenizer::load(a.tokenizer);
+  const bool skip = !a.keep_special;
+  mds::DecodeStats st = a.ids ? mds::decode_id_lines(tok, a.inputs, a.output, skip, a.threads)
+                              : mds::decode_shard_to_jsonl(tok, a.inputs, a.output, skip, a.threads);
+  if (!a.quiet && st.invalid_utf8)
+    std::fprintf(stderr,
+                 "mds-tokenize: %llu records were not valid UTF-8 after decoding (a truncation cut a character); "
+                 "the invalid bytes were written as U+FFFD\n",
+                 static_cast<unsigned long long>(st.invalid_utf8));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Byte-level BPE tokenizer for mds: train a tokenizer, encode JSONL pairs into token shards, "
+               "decode shards or ids back to text.",
+               "mds-tokenize"};
+  mds::cli::add_version_flag(app, "mds-tokenize");
+  app.require_subcommand(1, 1);
+
+  TrainArgs ta;
+  auto* train = app.add_subcommand("train", "Train a tokenizer on text files or JSONL pairs ('-' = stdin)");
+  train->add_option("inputs", ta.inputs, "Input files: text (one text per line) or JSONL; .zst accepted; '-' = stdin")
+      ->default_val(std::vector<std::string>{"-"});
+  train->add_option("-o,--output", ta.output, "Tokenizer file to write (.mds); '-' = stdout");
+  train->add_option("--vocab-size", ta.vocab_size, "Vocabulary size including 4 specials and 256 bytes")
+      ->default_val(16384)
+      ->check(CLI::Range(size_t{260}, size_t{1} << 24));
+  train->add_option("--min-frequency", ta.min_frequency, "Merge only pairs seen at least this often")
+      ->default_val(2)
+      ->check(CLI::Range(uint64_t{1}, ~uint64_t{0}));
+  train->add_option("--format", ta.format, "Input format: text, jsonl, or auto (JSONL for *.jsonl[.zst])")
+      ->default_val("auto")
+      ->check(CLI::IsMember({"auto", "text", "jsonl"}));
+  train->add_option("--fields", ta.fields, "JSONL fields to train on, comma-separated")
+      ->delimiter(',')
+      ->default_val(std::vector<std::string>{"src", "trg"});
+  train->add_flag("--skip-bad", ta.skip_bad, "Skip malformed JSONL lines (counted on stderr) instead of failing");
+  train->add_option("--threads", ta.threads, "Worker threads (0 = all hardware threads)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1024));
+  train->add_option("--samples", ta.samples, "Corpus texts embedded as self-test samples (besides built-in ones)")
+      ->default_val(8)
+      ->check(CLI::Range(size_t{0}, size_t{1000}));
+  train->add_flag("--progress", ta.progress, "Show progress on stderr even when it is not a terminal");
+  train->add_flag("-q,--quiet", ta.quiet, "No summary on stderr");
+
+  EncodeArgs ea;
+  auto* encode = app.add_subcommand("encode", "Encode JSONL pairs into a token shard, or text lines into ids");
+  encode->add_option("-m,--tokenizer", ea.tokenizer, "Tokenizer file (.mds)")->required();
+  encode->add_option("inputs", ea.inputs, "Input files (JSONL, or text with --text); .zst accepted; '-' = stdin")
+      ->default_val(std::vector<std::string>{"-"});
+  encode->add_option("-o,--output", ea.output,
+                     "Output file; '-' = stdout. Default: stdout when it is not a terminal (shards) or always (--text)");
+  encode->add_flag("--text", ea.text, "Text mode: each input line (raw bytes) -> a line of space-separated ids");
+  encode->add_option("--max-src-len", ea.opts.max_src_len, "Source length limit in tokens (0 = none)")->default_val(0);
+  encode->add_option("--max-trg-len", ea.opts.max_trg_len, "Target length limit in tokens (0 = none)")->default_val(0);
+  encode->add_option("--truncate", ea.truncate,
+                     "Over-long sequences: end (keep the first N ids), start (keep the last N), error (reject the line)")
+      ->default_val("end")
+      ->check(CLI::IsMember({"end", "start", "error"}));
+  encode->add_option("--src-field", ea.opts.src_field, "JSONL field holding the source")->default_val("src");
+  encode->add_option("--trg-field", ea.opts.trg_field, "JSONL field holding the target")->default_val("trg");
+  encode->add_flag("--skip-bad", ea.opts.skip_bad, "Skip bad lines (counted on stderr) instead of failing");
+  encode->add_option("--threads", ea.opts.threads, "Worker threads (0 = all hardware threads)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1024));
+  encode->add_option("--records-per-unit", ea.opts.records_per_unit, "Records per shard unit")
+      ->default_val(8192)
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+  encode->add_flag("-q,--quiet", ea.quiet, "No summary on stderr");
+
+  DecodeArgs da;
+  auto* decode = app.add_subcommand("decode", "Decode a token shard into JSONL, or lines of ids into text");
+  decode->add_option("-m,--tokenizer", da.tokenizer, "Tokenizer file (.mds)")->required();
+  decode->add_option("inputs", da.inputs, "Shard files (or id lines with --ids); '-' = stdin")
+      ->default_val(std::vector<std::string>{"-"});
+  decode->add_option("-o,--output", da.output, "Output file; '-' = stdout")->default_val("-");
+  decode->add_flag("--ids", da.ids, "Input is lines of whitespace-separated ids; output one text line each");
+  decode->add_flag("--keep-special", da.keep_special, "Write special ids as their names ([SEP]) instead of dropping them");
+  decode->add_option("--threads", da.threads, "Worker threads (0 = all hardware threads)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1024));
+  decode->add_flag("-q,--quiet", da.quiet, "No warnings on stderr");
+
+  return mds::cli::run(app, argc, argv, [&]() -> int {
+    if (*train) return do_train(ta);
+    if (*encode) return do_encode(ea);
+    return do_decode(da);
+  });
+}

@@ -1,0 +1,83 @@
+// n-gram interning and overlap counting (see ngram.h).
+#include "metrics/ngram.h"
+
+#include <algorithm>
+
+namespace mds {
+
+namespace {
+inline size_t mix(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return static_cast<size_t>(k);
+}
+}  // namespace
+
+void PairInterner::clear() {
+  if (keys_.empty()) {
+    keys_.assign(1024, 0);
+    vals_.assign(1024, 0);
+  } else {
+    std::fill(vals_.begin(), vals_.end(), 0);
+  }
+  count_ = 0;
+}
+
+void PairInterner::grow() {
+  std::vector<uint64_t> ok;
+  std::vector<uint32_t> ov;
+  ok.swap(keys_);
+  ov.swap(vals_);
+  size_t cap = ok.empty() ? 1024 : ok.size() * 2;
+  keys_.assign(cap, 0);
+  vals_.assign(cap, 0);
+  for (size_t i = 0; i < ok.size(); ++i) {
+    if (!ov[i]) continue;
+    size_t h = mix(ok[i]) & (cap - 1);
+    while (vals_[h]) h = (h + 1) & (cap - 1);
+    keys_[h] = ok[i];
+    vals_[h] = ov[i];
+  }
+}
+
+uint32_t PairInterner::intern(uint64_t key) {
+  if (keys_.empty() || (count_ + 1) * 2 > keys_.size()) grow();
+  size_t mask = keys_.size() - 1;
+  size_t h = mix(key) & mask;
+  while (vals_[h]) {
+    if (keys_[h] == key) return vals_[h] - 1;
+    h = (h + 1) & mask;
+  }
+  keys_[h] = key;
+  vals_[h] = static_cast<uint32_t>(++count_);
+  return vals_[h] - 1;
+}
+
+void extend_ngrams(const std::vector<uint32_t>& prev, const uint32_t* tokens, size_t len, size_t n,
+                   PairInterner& in, std::vector<uint32_t>& out) {
+  out.clear();
+  if (len < n) return;
+  out.reserve(len - n + 1);
+  for (size_t i = 0; i + n <= len; ++i)
+    out.push_back(in.intern((uint64_t(prev[i]) << 32) | tokens[i + n - 1]));
+}
+
+uint64_t clipped_overlap(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b, size_t alphabet,
+                         std::vector<uint32_t>& counts) {
+  if (a.empty() || b.empty()) return 0;
+  counts.assign(alphabet, 0);
+  for (uint32_t x : a) ++counts[x];
+  uint64_t overlap = 0;
+  for (uint32_t x : b) {
+    if (counts[x]) {
+      --counts[x];
+      ++overlap;
+    }
+  }
+  return overlap;
+}
+
+}  // namespace mds

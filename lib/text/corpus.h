@@ -1,0 +1,51 @@
+// Reading text corpora for the tokenizer tools: plain text lines or JSON Lines
+// with string fields (src, trg), from files, .zst files or stdin, in batches of
+// lines that worker threads can parse and tokenize independently. Errors name
+// the file and line exactly as JsonlReader (io/jsonl.h) does.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/stream.h"
+
+namespace mds {
+
+enum class InputFormat { text, jsonl };
+
+// "text", "jsonl" or "auto" (JSONL when the name ends in .jsonl or
+// .jsonl.zst, text otherwise, including stdin). Throws usage otherwise.
+InputFormat resolve_input_format(const std::string& flag, const std::string& path);
+
+// A run of consecutive lines of one input.
+struct LineBatch {
+  std::string source;      // display name of the input
+  uint64_t first_line = 0; // 1-based number of lines[0]
+  std::vector<std::string> lines;
+  size_t bytes = 0;        // total bytes of lines (without newlines)
+};
+
+// Cuts an input into batches of about `batch_bytes` (at least one line).
+class BatchReader {
+ public:
+  BatchReader(const std::string& path, size_t batch_bytes = 1 << 20);
+  bool next(LineBatch& batch);
+  std::string display_name() const { return lines_.display_name(); }
+
+ private:
+  LineReader lines_;
+  size_t batch_bytes_;
+};
+
+// Result of parsing one JSONL line into its requested string fields.
+enum class LineStatus { ok, blank, bad };
+
+// Parses a JSON Lines line (trailing "\r" ignored) and extracts the string
+// `fields` into out (resized to fields.size()). On `bad`, *error says what is
+// wrong (without the file:line prefix), worded as JsonlReader words it.
+LineStatus parse_jsonl_fields(std::string_view line, const std::vector<std::string>& fields,
+                              std::vector<std::string>& out, std::string* error);
+
+}  // namespace mds

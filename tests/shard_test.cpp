@@ -1,0 +1,236 @@
+// Tests of token shards: multi-unit write/read, reading across files and
+// concatenated files, empty shards, and rejection of malformed units.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <unistd.h>
+
+#include "core/error.h"
+#include "data/shard.h"
+#include "io/container.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class Shard : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("mds_shard_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  static std::vector<mds::Record> random_records(size_t n, uint32_t vocab, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::vector<mds::Record> out(n);
+    for (auto& r : out) {
+      r.src.resize(rng() % 50);
+      r.trg.resize(rng() % 20);
+      for (auto& id : r.src) id = 4 + rng() % (vocab - 4);
+      for (auto& id : r.trg) id = 4 + rng() % (vocab - 4);
+    }
+    return out;
+  }
+  static mds::ShardInfo info(const std::string& hash = "fnv1a64:0000000000000001") {
+    mds::ShardInfo i;
+    i.vocab_size = 500;
+    i.tokenizer_hash = hash;
+    i.max_src_len = 64;
+    i.max_trg_len = 32;
+    return i;
+  }
+  void write(const std::string& p, const std::vector<mds::Record>& recs, size_t per_unit,
+             const mds::ShardInfo& inf) {
+    mds::ShardWriter w(p, inf, per_unit);
+    for (const auto& r : recs) w.add(r);
+    w.finish();
+  }
+  // Reads `p` expecting a bad-input error; returns its message.
+  static std::string read_error(const std::vector<std::string>& paths) {
+    try {
+      mds::read_all_records(paths);
+    } catch (const mds::Error& e) {
+      EXPECT_EQ(e.code(), mds::ExitCode::bad_input);
+      return e.what();
+    }
+    ADD_FAILURE() << "read succeeded but should have failed";
+    return "";
+  }
+
+  fs::path dir_;
+};
+
+bool same(const std::vector<mds::Record>& a, const std::vector<mds::Record>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].src != b[i].src || a[i].trg != b[i].trg) return false;
+  return true;
+}
+
+TEST_F(Shard, ManyUnitsRoundTrip) {
+  auto recs = random_records(100, 500, 1);
+  mds::ShardWriter w(path("a.mds"), info(), 7);
+  for (const auto& r : recs) w.add(r.src.data(), r.src.size(), r.trg.data(), r.trg.size(), r.src.size() > 40, false);
+  w.finish();
+  EXPECT_EQ(w.units(), 15u);  // ceil(100 / 7)
+  mds::ShardInfo got;
+  EXPECT_TRUE(same(mds::read_all_records({path("a.mds")}, &got), recs));
+  EXPECT_EQ(got.vocab_size, 500u);
+  EXPECT_EQ(got.tokenizer_hash, "fnv1a64:0000000000000001");
+  EXPECT_EQ(got.max_src_len, 64u);
+
+  // Unit metadata carries counts; truncated_src sums to the flagged records.
+  mds::ShardReader reader({path("a.mds")});
+  mds::ShardUnit u;
+  uint64_t truncated = 0, records = 0;
+  while (reader.next_unit(u)) {
+    truncated += u.meta["truncated_src"].get<uint64_t>();
+    records += u.meta["records"].get<uint64_t>();
+    EXPECT_EQ(u.meta["truncate"], "end");
+  }
+  uint64_t want = 0;
+  for (const auto& r : recs) want += r.src.size() > 40;
+  EXPECT_EQ(truncated, want);
+  EXPECT_EQ(records, 100u);
+}
+
+TEST_F(Shard, BackgroundWritingGivesTheSameBytes) {
+  auto recs = random_records(200, 500, 11);
+  for (bool background : {false, true}) {
+    mds::ShardWriter w(path(background ? "bg.mds" : "fg.mds"), info(), 9, mds::ShardWriter::kIdsPerUnit, background);
+    for (const auto& r : recs) w.add(r);
+    w.finish();
+  }
+  auto slurp = [](const std::string& p) {
+    auto b = mds::read_all_bytes(p);
+    return std::string(b.begin(), b.end());
+  };
+  EXPECT_EQ(slurp(path("bg.mds")), slurp(path("fg.mds")));
+  EXPECT_TRUE(same(mds::read_all_records({path("bg.mds")}), recs));
+  // Abandoning a background writer (as on an error) leaves no file.
+  {
+    mds::ShardWriter w(path("gone.mds"), info(), 3, mds::ShardWriter::kIdsPerUnit, true);
+    for (const auto& r : recs) w.add(r);
+  }
+  EXPECT_FALSE(fs::exists(path("gone.mds")));
+}
+
+TEST_F(Shard, UnitsAlsoSplitByIdCount) {
+  auto recs = random_records(50, 500, 2);
+  mds::ShardWriter w(path("b.mds"), info(), 8192, /*ids_per_unit=*/100);
+  for (const auto& r : recs) w.add(r);
+  w.finish();
+  EXPECT_GT(w.units(), 5u);
+  EXPECT_TRUE(same(mds::read_all_records({path("b.mds")}), recs));
+}
+
+TEST_F(Shard, ReadsAcrossFilesAndConcatenations) {
+  auto a = random_records(10, 500, 3), b = random_records(13, 500, 4);
+  write(path("a.mds"), a, 4, info());
+  write(path("b.mds"), b, 5, info());
+  auto ab = a;
+  ab.insert(ab.end(), b.begin(), b.end());
+  EXPECT_TRUE(same(mds::read_all_records({path("a.mds"), path("b.mds")}), ab));
+  // cat a.mds b.mds > ab.mds is one valid shard.
+  {
+    std::ofstream out(path("ab.mds"), std::ios::binary);
+    for (const char* n : {"a.mds", "b.mds"}) {
+      std::ifstream in(path(n), std::ios::binary);
+      out << in.rdbuf();
+    }
+  }
+  EXPECT_TRUE(same(mds::read_all_records({path("ab.mds")}), ab));
+}
+
+TEST_F(Shard, EmptyShardIsOneEmptyUnit) {
+  mds::ShardWriter w(path("e.mds"), info());
+  w.finish();
+  EXPECT_EQ(w.units(), 1u);
+  EXPECT_TRUE(mds::read_all_records({path("e.mds")}).empty());
+  // Empty records are kept as records.
+  std::vector<mds::Record> blanks(3);
+  write(path("blank.mds"), blanks, 2, info());
+  EXPECT_EQ(mds::read_all_records({path("blank.mds")}).size(), 3u);
+}
+
+TEST_F(Shard, MixedTokenizersAreRejected) {
+  write(path("a.mds"), random_records(3, 500, 5), 10, info("fnv1a64:00000000000000aa"));
+  write(path("b.mds"), random_records(3, 500, 6), 10, info("fnv1a64:00000000000000bb"));
+  const std::string err = read_error({path("a.mds"), path("b.mds")});
+  EXPECT_NE(err.find(path("b.mds")), std::string::npos) << err;
+  EXPECT_NE(err.find("one tokenizer"), std::string::npos) << err;
+}
+
+// Writes a single unit with the given sections, to test validation.
+void write_unit(const std::string& p, const mds::ShardUnit& u) {
+  mds::write_container(p, mds::shard_unit_to_container(u));
+}
+
+mds::ShardUnit valid_unit() {
+  mds::ShardUnit u;
+  u.meta = {{"format", 1}, {"records", 2}, {"vocab_size", 100}, {"tokenizer_hash", "fnv1a64:0000000000000001"}};
+  u.src_offsets = {0, 2, 3};
+  u.src_ids = {10, 11, 12};
+  u.trg_offsets = {0, 1, 1};
+  u.trg_ids = {50};
+  return u;
+}
+
+TEST_F(Shard, MalformedUnitsAreRejected) {
+  write_unit(path("ok.mds"), valid_unit());
+  EXPECT_EQ(mds::read_all_records({path("ok.mds")}).size(), 2u);
+
+  auto u = valid_unit();
+  u.src_offsets = {0, 3, 2};
+  write_unit(path("dec.mds"), u);
+  std::string err = read_error({path("dec.mds")});
+  EXPECT_NE(err.find("src_offsets"), std::string::npos) << err;
+  EXPECT_NE(err.find("unit 0 at offset 0"), std::string::npos) << err;
+
+  u = valid_unit();
+  u.trg_offsets = {0, 1};
+  write_unit(path("short.mds"), u);
+  EXPECT_NE(read_error({path("short.mds")}).find("records + 1 = 3"), std::string::npos);
+
+  u = valid_unit();
+  u.trg_ids = {100};
+  write_unit(path("range.mds"), u);
+  err = read_error({path("range.mds")});
+  EXPECT_NE(err.find("record 0 holds id 100"), std::string::npos) << err;
+
+  u = valid_unit();
+  u.src_ids = {10, 2, 12};  // [SEP] must not be stored
+  write_unit(path("special.mds"), u);
+  EXPECT_NE(read_error({path("special.mds")}).find("holds id 2"), std::string::npos);
+
+  u = valid_unit();
+  u.meta.erase("tokenizer_hash");
+  write_unit(path("meta.mds"), u);
+  EXPECT_NE(read_error({path("meta.mds")}).find("tokenizer_hash"), std::string::npos);
+
+  u = valid_unit();
+  u.meta["format"] = 2;
+  write_unit(path("newer.mds"), u);
+  EXPECT_NE(read_error({path("newer.mds")}).find("upgrade mds"), std::string::npos);
+
+  mds::Container other;
+  other.kind = "tokenizer";
+  mds::write_container(path("kind.mds"), other);
+  EXPECT_NE(read_error({path("kind.mds")}).find("kind \"tokenizer\""), std::string::npos);
+}
+
+TEST_F(Shard, TruncatedFileIsRejected) {
+  write(path("t.mds"), random_records(40, 500, 7), 10, info());
+  fs::resize_file(path("t.mds"), fs::file_size(path("t.mds")) - 5);
+  const std::string err = read_error({path("t.mds")});
+  EXPECT_NE(err.find(path("t.mds")), std::string::npos) << err;
+}
+
+}  // namespace
