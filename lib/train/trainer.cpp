@@ -135,8 +135,10 @@ bool Trainer::train_step() {
     }
     add_terms(sum, lt, 1.0);
     ++done;
-    all_t.insert(all_t.end(), t.begin(), t.end());
-    all_loss.insert(all_loss.end(), lt.per_example.begin(), lt.per_example.end());
+    if (lt.per_example.size() == t.size()) {  // a model that reports no per-example losses teaches the sampler nothing
+      all_t.insert(all_t.end(), t.begin(), t.end());
+      all_loss.insert(all_loss.end(), lt.per_example.begin(), lt.per_example.end());
+    }
   }
   examples_seen_ += examples;
   tokens_seen_ += tokens;
