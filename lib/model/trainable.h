@@ -43,6 +43,7 @@ struct LossTerms {
   double moe_z = 0;        // router z-loss (weighted)
   std::vector<double> per_example;            // [B] unweighted per-example diffusion loss (for loss-aware sampling)
   std::vector<std::vector<double>> expert_load; // [moe layer][expert] fraction of routed token slots
+  double moe_drop_fraction = 0;  // fraction of top-k picks dropped by the capacity limit (0 when dropless)
 };
 
 struct OptimizerSettings {

@@ -1,0 +1,21 @@
+// Backend factory: maps device names to backend constructors.
+#include "backend/factory.h"
+
+#include "core/error.h"
+#include "cpu/cpu_backend.h"
+
+namespace mds {
+
+std::vector<std::string> available_backends() { return {"cpu", "cpu-f64"}; }
+
+std::shared_ptr<Backend> make_backend(const std::string& device, int threads) {
+  if (threads < 1) throw_usage("threads must be >= 1, got {}", threads);
+  if (device == "cpu") return std::shared_ptr<Backend>(make_cpu_backend(threads, CpuPrecision::f32));
+  if (device == "cpu-f64") return std::shared_ptr<Backend>(make_cpu_backend(threads, CpuPrecision::f64));
+  std::string list;
+  for (const auto& d : available_backends()) list += (list.empty() ? "" : ", ") + d;
+  if (device == "cuda") throw_usage("device 'cuda': this build has no CUDA backend (available: {})", list);
+  throw_usage("unknown device '{}' (available: {})", device, list);
+}
+
+}  // namespace mds

@@ -1,0 +1,52 @@
+// Row gather and scatter-add: the embedding lookup and its backward, and the
+// MoE token permutation into expert slots and back.
+#include "core/error.h"
+#include "cpu/ops.h"
+
+namespace mds {
+namespace cpu {
+
+template <typename T>
+void gather_rows(const Context& ctx, const Tensor& x, const Tensor& index, Tensor& out) {
+  check_type(index, ElemType::i32, "gather_rows", "index");
+  const int64_t C = x.cols(), R = x.rows(), S = index.numel();
+  check_numel(out, S * C, "gather_rows", "out");
+  const int32_t* idx = index.as<int32_t>();
+  for (int64_t s = 0; s < S; ++s)
+    if (idx[s] < 0 || idx[s] >= R) throw_runtime("gather_rows: index[{}] = {} is outside [0, {})", s, idx[s], R);
+  const T* px = x.as<T>();
+  T* po = out.as<T>();
+  ctx.parallel_for(S, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) std::copy(px + int64_t(idx[s]) * C, px + (int64_t(idx[s]) + 1) * C, po + s * C);
+  });
+}
+
+template <typename T>
+void scatter_add_rows(const Context& ctx, const Tensor& dout, const Tensor& index, Tensor& dx) {
+  check_type(index, ElemType::i32, "scatter_add_rows", "index");
+  const int64_t C = dx.cols(), R = dx.rows(), S = index.numel();
+  check_numel(dout, S * C, "scatter_add_rows", "dout");
+  const int32_t* idx = index.as<int32_t>();
+  for (int64_t s = 0; s < S; ++s)
+    if (idx[s] < 0 || idx[s] >= R) throw_runtime("scatter_add_rows: index[{}] = {} is outside [0, {})", s, idx[s], R);
+  const T* pd = dout.as<T>();
+  T* px = dx.as<T>();
+  // Repeated indices collide, so threads split the columns instead of the rows.
+  ctx.parallel_for(C, 16, [&](int64_t c0, int64_t c1) {
+    for (int64_t s = 0; s < S; ++s) {
+      T* dst = px + int64_t(idx[s]) * C;
+      const T* src = pd + s * C;
+      for (int64_t c = c0; c < c1; ++c) dst[c] += src[c];
+    }
+  });
+}
+
+#define MDS_INSTANTIATE(T)                                                                     \
+  template void gather_rows<T>(const Context&, const Tensor&, const Tensor&, Tensor&);         \
+  template void scatter_add_rows<T>(const Context&, const Tensor&, const Tensor&, Tensor&);
+MDS_INSTANTIATE(float)
+MDS_INSTANTIATE(double)
+#undef MDS_INSTANTIATE
+
+}  // namespace cpu
+}  // namespace mds

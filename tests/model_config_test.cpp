@@ -1,0 +1,97 @@
+// ModelConfig schema: defaults, JSON round trip, unknown keys (listing the
+// valid ones), type and range errors naming the field; the example configs.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/error.h"
+#include "model/config.h"
+
+namespace mds {
+namespace {
+
+using json = nlohmann::json;
+
+std::string error_of(const json& j) {
+  try {
+    model_config_from_json(j);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::usage);
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ModelConfig, DefaultsFollowAlgorithmMd) {
+  const ModelConfig c = model_config_from_json(json::object());
+  EXPECT_EQ(c.embed_dim, 128);
+  EXPECT_EQ(c.hidden_dim, 768);
+  EXPECT_EQ(c.layers, 12);
+  EXPECT_EQ(c.heads, 12);
+  EXPECT_EQ(c.ffn_dim, 3072);
+  EXPECT_EQ(c.moe_experts, 8);
+  EXPECT_EQ(c.moe_top_k, 2);
+  EXPECT_EQ(c.attention_window, 256);
+  EXPECT_EQ(c.diffusion_steps, 2000);
+  EXPECT_DOUBLE_EQ(c.absorb_rate, 0.5);
+  EXPECT_DOUBLE_EQ(c.absorb_reg, 0.01);
+  EXPECT_EQ(c.loss_region, "target");
+  EXPECT_EQ(c.positions(), c.max_src_len + c.max_trg_len + 3);
+}
+
+TEST(ModelConfig, RoundTripsThroughJson) {
+  json j = {{"vocab_size", 500}, {"hidden_dim", 64}, {"heads", 4}, {"attention_dilation", {1, 1, 2, 2}},
+            {"moe_capacity_factor", 1.25}, {"loss_region", "sequence"}, {"global_target", true}};
+  const ModelConfig c = model_config_from_json(j);
+  EXPECT_EQ(c.attention_dilation, (std::vector<int>{1, 1, 2, 2}));
+  const json back = model_config_to_json(c);
+  EXPECT_EQ(back.size(), model_config_keys().size());
+  const ModelConfig c2 = model_config_from_json(back);
+  EXPECT_EQ(model_config_to_json(c2), back);
+  // A single dilation applies to every head.
+  EXPECT_EQ(model_config_from_json({{"attention_dilation", 2}}).head_dilations(), std::vector<int>(12, 2));
+}
+
+TEST(ModelConfig, UnknownKeyListsValidKeys) {
+  const std::string msg = error_of({{"hiden_dim", 64}});
+  EXPECT_NE(msg.find("unknown key 'hiden_dim'"), std::string::npos) << msg;
+  for (const auto& k : model_config_keys()) EXPECT_NE(msg.find(k), std::string::npos) << k;
+}
+
+TEST(ModelConfig, InvalidValuesNameTheField) {
+  EXPECT_NE(error_of({{"heads", 5}}).find("'heads'"), std::string::npos);  // 768 % 5 != 0
+  EXPECT_NE(error_of({{"dropout", 1.5}}).find("'dropout'"), std::string::npos);
+  EXPECT_NE(error_of({{"layers", "twelve"}}).find("'layers'"), std::string::npos);
+  EXPECT_NE(error_of({{"layers", 2.5}}).find("'layers'"), std::string::npos);
+  EXPECT_NE(error_of({{"moe_top_k", 9}}).find("'moe_top_k'"), std::string::npos);
+  EXPECT_NE(error_of({{"loss_region", "all"}}).find("'loss_region'"), std::string::npos);
+  EXPECT_NE(error_of({{"noise_schedule", "cosine"}}).find("'noise_schedule'"), std::string::npos);
+  EXPECT_NE(error_of({{"attention_dilation", {1, 2}}}).find("'attention_dilation'"), std::string::npos);
+  EXPECT_NE(error_of({{"absorbing", 1}}).find("'absorbing'"), std::string::npos);
+  EXPECT_NE(error_of({{"max_positions", 10}}).find("'max_positions'"), std::string::npos);
+  EXPECT_NE(error_of({{"vocab_size", 3}}).find("'vocab_size'"), std::string::npos);
+  EXPECT_NE(error_of(json::array()).find("object"), std::string::npos);
+}
+
+TEST(ModelConfig, ExampleConfigsParse) {
+  for (const char* name : {"tiny.json", "base.json"}) {
+    std::ifstream f(std::string(MDS_SOURCE_DIR) + "/examples/configs/" + name);
+    ASSERT_TRUE(f) << name;
+    const json j = json::parse(f);
+    ASSERT_TRUE(j.contains("model")) << name;
+    EXPECT_NO_THROW(model_config_from_json(j["model"])) << name;
+  }
+}
+
+}  // namespace
+}  // namespace mds
+
+namespace mds {
+namespace {
+TEST(ModelConfig, VocabFromTokenizer) {
+  EXPECT_EQ(model_config_for_vocab(nlohmann::json::object(), 321).vocab_size, 321);
+  EXPECT_EQ(model_config_for_vocab({{"vocab_size", 321}}, 321).vocab_size, 321);
+  EXPECT_THROW(model_config_for_vocab({{"vocab_size", 320}}, 321), Error);
+}
+}  // namespace
+}  // namespace mds
