@@ -42,9 +42,9 @@ for L in $lengths; do
     log=$tmp/log_${L}_$threads.jsonl
     # OpenBLAS would otherwise use every core for the GEMMs whatever --threads says.
     OPENBLAS_NUM_THREADS=$threads mds-train --config "$config" --tokenizer "$tmp/tok.mds" --set "model.max_src_len=$src" \
-      --set "model.max_trg_len=$trg" --steps "$steps" --batch-size "$batch" --set "train.log_every=$interval" \
+      --set "model.max_trg_len=$trg" --steps "$steps" --warmup-steps 0 --batch-size "$batch" --set "train.log_every=$interval" \
       --set train.valid_every=0 --set train.checkpoint_every=0 --threads "$threads" --no-progress \
-      --log "$log" -o "$tmp/m.mds" "$tmp/train.mds" 2>/dev/null
+      --log "$log" -o "$tmp/m.mds" "$tmp/train.mds" 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
     # The second train line covers updates interval+1..steps (warm caches).
     line=$(grep '"type":"train"' "$log" | sed -n 2p)
     tps=$(echo "$line" | grep -o '"tokens_per_s":[0-9.e+-]*' | cut -d: -f2)
