@@ -334,13 +334,16 @@ TrainResult Trainer::run() {
                  {"batches_per_epoch", stream_->batches_per_epoch()},
                  {"train", ojson::parse(train_config_to_json(cfg_).dump())}});
   int64_t last_valid_step = -1;
+  double shown_loss = NAN, shown_tps = 0;  // kept across metrics lines, which reset the interval
   auto progress = [&](bool force) {
     if (!rep) return;
+    if (interval_->steps > 0) shown_loss = interval_->terms.total / interval_->steps;
+    if (interval_->seconds > 0) shown_tps = interval_->tokens / interval_->seconds;
     ProgressState s;
     s.step = step_;
     s.total_steps = cfg_.steps;
-    s.loss = interval_->steps > 0 ? interval_->terms.total / interval_->steps : NAN;
-    s.tokens_per_s = interval_->seconds > 0 ? interval_->tokens / interval_->seconds : 0;
+    s.loss = shown_loss;
+    s.tokens_per_s = shown_tps;
     const int64_t done = step_ - run_start_step_;
     s.eta_s = done > 0 ? (now_seconds() - wall0) / done * (cfg_.steps - step_) : -1;
     rep->progress(s, force);
