@@ -1,0 +1,201 @@
+// Streaming JSONL generation: batches of records in, annotated records out.
+#include "sample/jsonl_stream.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "io/jsonl.h"
+
+namespace mds {
+namespace {
+
+using ordered = nlohmann::ordered_json;
+
+std::string dump_text(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// A record waiting for its batch: the raw line and where it came from.
+struct Pending {
+  std::string raw;
+  SampleRequest request;
+};
+
+// Parses records with a string "src", keeping the raw line so the output can
+// preserve it byte for byte; malformed ones throw (file:line) or are counted.
+class RecordReader {
+ public:
+  RecordReader(LineSource& in, bool skip_bad) : in_(in), skip_bad_(skip_bad) {}
+
+  // Next record; false at the end of the input.
+  bool next(std::string& raw, std::string& src) {
+    while (in_.next(line_)) {
+      while (!line_.empty() && (line_.back() == '\r' || line_.back() == ' ' || line_.back() == '\t')) line_.pop_back();
+      if (line_.find_first_not_of(" \t") == std::string::npos) continue;
+      size_t bad = 0;
+      if (!is_valid_utf8(line_, &bad)) {
+        reject(fmt::format("invalid UTF-8 at byte {} of the line; expected a UTF-8 JSON object", bad));
+        continue;
+      }
+      nlohmann::json obj;
+      try {
+        obj = nlohmann::json::parse(line_);
+      } catch (const nlohmann::json::parse_error& e) {
+        reject(fmt::format("malformed JSON at byte {}: expected one JSON object per line ({})", e.byte, e.what()));
+        continue;
+      }
+      if (!obj.is_object()) {
+        reject(fmt::format("expected a JSON object with a \"src\" string, found {}", obj.type_name()));
+        continue;
+      }
+      auto it = obj.find("src");
+      if (it == obj.end()) {
+        reject("missing field \"src\" (the source text to generate from)");
+        continue;
+      }
+      if (!it->is_string()) {
+        reject(fmt::format("field \"src\" must be a string, found {}", it->type_name()));
+        continue;
+      }
+      src = it->get<std::string>();
+      raw = line_;
+      return true;
+    }
+    return false;
+  }
+  uint64_t skipped() const { return skipped_; }
+  const std::vector<std::string>& examples() const { return examples_; }
+
+ private:
+  void reject(const std::string& what) {
+    if (!skip_bad_) throw_bad_input("{}: {}", in_.where(), what);
+    if (examples_.size() < 5) examples_.push_back(fmt::format("{}: {}", in_.where(), what));
+    ++skipped_;
+  }
+  std::vector<std::string> examples_;
+  LineSource& in_;
+  bool skip_bad_;
+  std::string line_;
+  uint64_t skipped_ = 0;
+};
+
+}  // namespace
+
+FileLineSource::FileLineSource(std::vector<std::string> paths) : paths_(std::move(paths)) {
+  if (paths_.empty()) paths_.push_back("-");
+}
+FileLineSource::~FileLineSource() = default;
+
+bool FileLineSource::next(std::string& line) {
+  for (;;) {
+    if (!lines_ && !pipe_) {
+      if (file_ >= paths_.size()) return false;
+      const std::string& p = paths_[file_++];
+      if (is_streaming_input(p)) pipe_ = std::make_unique<PipeLineReader>(p);
+      else lines_ = std::make_unique<LineReader>(p);
+    }
+    if (pipe_ ? pipe_->next(line) : lines_->next(line)) {
+      last_where_ = pipe_ ? fmt::format("{}:{}", pipe_->display_name(), pipe_->line_number())
+                          : fmt::format("{}:{}", lines_->display_name(), lines_->line_number());
+      return true;
+    }
+    lines_.reset();
+    pipe_.reset();
+  }
+}
+
+std::string FileLineSource::where() const { return last_where_; }
+
+void OutputFileSink::write_line(const std::string& line) {
+  out_.write(line);
+  out_.write("\n", 1);
+}
+
+std::string annotate_record(const std::string& raw, const std::string& hyp, const std::vector<std::string>* candidates) {
+  const ordered obj = ordered::parse(raw);
+  const bool clash = obj.contains("hyp") || (candidates && obj.contains("candidates"));
+  if (!clash && !obj.empty() && !raw.empty() && raw.back() == '}') {
+    std::string out = raw.substr(0, raw.size() - 1);
+    out += ",\"hyp\":" + dump_text(hyp);
+    if (candidates) {
+      out += ",\"candidates\":[";
+      for (size_t i = 0; i < candidates->size(); ++i) out += (i ? "," : "") + dump_text((*candidates)[i]);
+      out += "]";
+    }
+    return out + "}";
+  }
+  ordered copy = obj;
+  copy["hyp"] = hyp;
+  if (candidates) copy["candidates"] = *candidates;
+  return copy.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+StreamStats sample_jsonl(Sampler& sampler, const TextCodec& codec, const StreamOptions& opt, LineSource& in,
+                         LineSink& out) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto since = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  const size_t C = static_cast<size_t>(sampler.options().candidates);
+  if (C > 1 && !opt.select) throw_usage("{} candidates per source need an MBR selector", C);
+  StreamStats stats;
+  RecordReader reader(in, opt.skip_bad);
+  // Sources per batch: enough to fill batch_size rows (at least one).
+  const size_t per_batch = std::max<size_t>(1, static_cast<size_t>(sampler.options().batch_size) / C);
+  if (opt.sort_window < 1) throw_usage("--sort-window {} is out of range: expected at least 1 batch", opt.sort_window);
+  const size_t window = per_batch * static_cast<size_t>(opt.sort_window);
+  std::vector<Pending> pending;
+  uint64_t index = 0;
+
+  auto run = [&] {
+    if (pending.empty()) return;
+    // Longest sources first so each batch pads little; results go back to
+    // input order (a record's output does not depend on its batch).
+    std::vector<size_t> order(pending.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return pending[a].request.src.size() > pending[b].request.src.size();
+    });
+    std::vector<SampleRequest> requests;
+    requests.reserve(pending.size());
+    for (size_t i : order) requests.push_back(std::move(pending[i].request));
+    const std::vector<SampleResult> sorted = sampler.generate(requests);
+    std::vector<SampleResult> results(sorted.size());
+    for (size_t k = 0; k < order.size(); ++k) results[order[k]] = sorted[k];
+    for (size_t i = 0; i < pending.size(); ++i) {
+      std::vector<std::string> texts;
+      for (const auto& ids : results[i].candidates) texts.push_back(codec.decode(ids));
+      const size_t pick = C > 1 ? opt.select(texts) : 0;
+      if (pick >= texts.size()) throw_runtime("MBR selector returned candidate {} of {}", pick, texts.size());
+      out.write_line(annotate_record(pending[i].raw, texts[pick], opt.keep_candidates ? &texts : nullptr));
+    }
+    out.flush();
+    if (stats.first_output_seconds < 0) stats.first_output_seconds = since();
+    stats.records += pending.size();
+    pending.clear();
+    if (opt.on_batch) {
+      stats.skipped = reader.skipped();
+      stats.skipped_examples = reader.examples();
+      stats.seconds = since();
+      opt.on_batch(stats);
+    }
+  };
+
+  std::string raw, src;
+  while (reader.next(raw, src)) {
+    Pending p;
+    p.raw = raw;
+    p.request.src = codec.encode(src);
+    p.request.index = index++;
+    pending.push_back(std::move(p));
+    if (pending.size() >= window) run();
+  }
+  run();
+  stats.skipped = reader.skipped();
+  stats.skipped_examples = reader.examples();
+  stats.seconds = since();
+  return stats;
+}
+
+}  // namespace mds

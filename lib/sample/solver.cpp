@@ -1,0 +1,81 @@
+// Solver names, defaults, validation and the factory.
+#include "sample/solver.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "sample/solver_ddim.h"
+#include "sample/solver_ddpm.h"
+#include "sample/solver_dpmpp.h"
+
+namespace mds {
+
+const char* solver_name(SolverKind k) {
+  switch (k) {
+    case SolverKind::ddpm: return "ddpm";
+    case SolverKind::ddim: return "ddim";
+    case SolverKind::dpmpp: return "dpm++";
+  }
+  return "?";
+}
+
+SolverKind parse_solver(const std::string& name) {
+  if (name == "ddpm") return SolverKind::ddpm;
+  if (name == "ddim") return SolverKind::ddim;
+  if (name == "dpm++" || name == "dpmpp") return SolverKind::dpmpp;
+  throw_usage("unknown solver '{}': expected one of ddpm, ddim, dpm++", name);
+}
+
+SolverSettings resolve_solver_settings(SolverSettings s, const DenoiserInfo& info, const SamplingSchedule& schedule) {
+  const int T = schedule.steps();
+  if (s.steps == 0) s.steps = s.kind == SolverKind::ddpm ? T : s.kind == SolverKind::ddim ? 200 : 10;
+  if (s.steps < 1 || s.steps > T)
+    throw_usage("--steps {} is out of range: expected 1..{} (the model's diffusion steps)", s.steps, T);
+  if (s.rounding < 0) s.rounding = s.kind == SolverKind::dpmpp ? 0 : 1;
+  if (s.absorb_rate < 0) s.absorb_rate = s.kind == SolverKind::ddpm ? info.absorb_rate : 0.0;
+  if (!(s.absorb_rate >= 0.0 && s.absorb_rate <= 1.0))
+    throw_usage("--absorb-rate {} is out of range: expected 0..1", s.absorb_rate);
+  if (s.absorb_rate > 0 && s.kind != SolverKind::ddpm)
+    throw_usage("--absorb-rate applies to the ddpm solver only (got solver {})", solver_name(s.kind));
+  return s;
+}
+
+nlohmann::json solver_settings_to_json(const SolverSettings& s) {
+  nlohmann::json j;
+  j["solver"] = solver_name(s.kind);
+  j["steps"] = s.steps;
+  j["rounding"] = s.rounding == 1;
+  j["absorb_rate"] = s.absorb_rate;
+  j["init"] = s.trajectory.init == InitNoise::absorbing ? "m" : "zero";
+  j["frame"] = s.trajectory.centered ? "centered" : "raw";
+  if (s.kind == SolverKind::dpmpp) {
+    j["order"] = 2;
+    j["method"] = "multistep";
+    j["skip_type"] = "time_uniform";
+    j["time_input"] = s.dpm_v2_time ? "v2 (t*1000)" : "upstream ((t-1/T)*1000)";
+    j["lower_order_final"] = s.lower_order_final;
+  } else {
+    j["timestep_spacing"] = "even, both ends";
+  }
+  return j;
+}
+
+std::vector<int> spaced_indices(int T, int S) {
+  if (S < 1 || S > T) throw_usage("--steps {} is out of range: expected 1..{}", S, T);
+  if (S == 1) return {T - 1};
+  std::vector<int> out(static_cast<size_t>(S));
+  for (int k = 0; k < S; ++k)
+    out[static_cast<size_t>(k)] = static_cast<int>(std::lround(static_cast<double>(k) * (T - 1) / (S - 1)));
+  return out;
+}
+
+std::unique_ptr<Solver> make_solver(const SolverSettings& s) {
+  switch (s.kind) {
+    case SolverKind::ddpm: return std::make_unique<DdpmSolver>(s);
+    case SolverKind::ddim: return std::make_unique<DdimSolver>(s);
+    case SolverKind::dpmpp: return std::make_unique<DpmSolverPP>(s);
+  }
+  throw_usage("unknown solver");
+}
+
+}  // namespace mds
