@@ -1,0 +1,146 @@
+// mds-train: train a model from token shards, resume from a checkpoint, stop
+// cleanly on SIGINT/SIGTERM. Thin main: flags here, the work in lib/train
+// (session.h). Documented in man/mds-train.1 and docs/training.md.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli_common.h"
+#include "train/default_binding.h"
+#include "train/session.h"
+
+namespace {
+
+// The only state a signal handler touches (the library gets a pointer to it).
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+// Flag validators with plain messages ("expected an integer >= 1, found -3").
+CLI::Validator integer_at_least(long long lo) {
+  return CLI::Validator(
+      [lo](std::string& v) -> std::string {
+        size_t used = 0;
+        long long x = 0;
+        try {
+          x = std::stoll(v, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != v.size() || used == 0 || x < lo) return fmt::format("expected an integer >= {}, found {}", lo, v);
+        return "";
+      },
+      fmt::format("INT>={}", lo));
+}
+CLI::Validator positive_number() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        size_t used = 0;
+        double x = 0;
+        try {
+          x = std::stod(v, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != v.size() || used == 0 || !(x > 0) || !std::isfinite(x))
+          return fmt::format("expected a number > 0, found {}", v);
+        return "";
+      },
+      "X>0");
+}
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Train an MoE-DiffuSeq model from token shards (mds-tokenize encode). Writes a self-contained checkpoint "
+      "(--out) every train.checkpoint_every steps, at the end, and on SIGINT/SIGTERM; --resume continues exactly. "
+      "Metrics are JSON lines on stderr or --log. Exit status: 0 done, 1 runtime failure (e.g. non-finite loss), "
+      "2 usage or config error, 3 bad input data, 128+N stopped by signal N after saving a checkpoint.",
+      "mds-train"};
+  mds::cli::add_version_flag(app, "mds-train");
+  mds::train::SessionOptions opt;
+  std::vector<std::string> sets;
+  int64_t steps = 0, batch_size = 0, grad_accum = 0, warmup_steps = 0;
+  double lr = 0;
+  uint64_t seed = 0;
+  bool skip_nonfinite = false, progress = false, no_progress = false;
+
+  app.add_option("shards", opt.data, "training shards (none or - = stdin)")->type_name("SHARD");
+  app.add_option("--config", opt.config_path, "config JSON {\"model\": {...}, \"train\": {...}}")->type_name("FILE");
+  app.add_option("--tokenizer", opt.tokenizer_path, "tokenizer .mds the shards were encoded with")->type_name("FILE");
+  app.add_option("--valid", opt.valid, "validation shard (repeatable)")
+      ->type_name("SHARD")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("-o,--out", opt.out, "checkpoint to write (atomically replaced at each save)")->type_name("FILE");
+  app.add_option("--resume", opt.resume, "checkpoint to continue from (may be the same file as --out)")->type_name("FILE");
+  app.add_option("--set", sets, "override a config value: train.KEY=VALUE or model.KEY=VALUE (repeatable)")
+      ->type_name("PATH=VALUE")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  auto* o_steps = app.add_option("--steps", steps, "same as --set train.steps=N")->check(integer_at_least(1));
+  auto* o_lr = app.add_option("--lr", lr, "same as --set train.lr=X")->check(positive_number());
+  auto* o_bs = app.add_option("--batch-size", batch_size, "same as --set train.batch_size=N")
+                   ->check(integer_at_least(1));
+  auto* o_ga = app.add_option("--grad-accum", grad_accum, "same as --set train.grad_accum=N")
+                   ->check(integer_at_least(1));
+  auto* o_wu = app.add_option("--warmup-steps", warmup_steps, "same as --set train.warmup_steps=N")
+                   ->check(integer_at_least(0));
+  auto* o_seed = app.add_option("--seed", seed, "same as --set train.seed=N")->check(integer_at_least(0));
+  app.add_flag("--skip-nonfinite", skip_nonfinite,
+               "skip (and count) updates with a non-finite loss or gradient instead of stopping");
+  app.add_option("--log", opt.log, "append JSONL metrics to this file (- = stdout; default stderr)")->type_name("FILE");
+  auto* o_prog = app.add_flag("--progress", progress, "draw the progress bar even when stderr is not a terminal");
+  app.add_flag("--no-progress", no_progress, "never draw the progress bar")->excludes(o_prog);
+  app.add_option("--threads", opt.threads, "CPU threads (0 = all)")->check(integer_at_least(0));
+  app.add_option("--device", opt.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_flag("--print-config", opt.print_config, "print the effective config (defaults filled in) and exit");
+
+  return mds::cli::run(app, argc, argv, [&] {
+    opt.overrides = sets;
+    if (*o_steps) opt.overrides.push_back(fmt::format("train.steps={}", steps));
+    if (*o_lr) opt.overrides.push_back(fmt::format("train.lr={}", lr));
+    if (*o_bs) opt.overrides.push_back(fmt::format("train.batch_size={}", batch_size));
+    if (*o_ga) opt.overrides.push_back(fmt::format("train.grad_accum={}", grad_accum));
+    if (*o_wu) opt.overrides.push_back(fmt::format("train.warmup_steps={}", warmup_steps));
+    if (*o_seed) opt.overrides.push_back(fmt::format("train.seed={}", seed));
+    if (skip_nonfinite) opt.overrides.push_back("train.skip_nonfinite=true");
+    opt.progress = progress ? 1 : no_progress ? 0 : -1;
+    const bool reads_stdin =
+        opt.data.empty() || std::find(opt.data.begin(), opt.data.end(), "-") != opt.data.end();
+    if (reads_stdin && !opt.print_config && isatty(fileno(stdin)))
+      mds::throw_usage("no training shards given and stdin is a terminal; name shard files or pipe one in");
+    install_stop_handlers();
+    const auto binding = mds::train::default_model_binding();
+    const mds::train::SessionResult r =
+        mds::train::run_session(opt, *binding, &g_stop_signal, stdout, stderr, isatty(fileno(stderr)) != 0);
+    if (r.config_printed) return 0;
+    if (r.train.interrupted) {
+      std::fprintf(stderr, "mds-train: stopped by signal %d at step %lld; checkpoint %s; continue with --resume %s\n",
+                   r.train.signal, static_cast<long long>(r.train.step), opt.out.c_str(), opt.out.c_str());
+      return 128 + r.train.signal;
+    }
+    std::fprintf(stderr, "mds-train: done at step %lld%s; checkpoint %s\n", static_cast<long long>(r.train.step),
+                 r.train.nonfinite_skipped ? fmt::format(" ({} non-finite updates skipped)", r.train.nonfinite_skipped).c_str() : "",
+                 opt.out.c_str());
+    return 0;
+  });
+}

@@ -1,0 +1,87 @@
+// Elementwise fp32 kernels of the CUDA Backend: fill, add, axpy, scale,
+// activations (the CPU backend's formulas), casts and bias helpers.
+#include <cuda_bf16.h>
+
+#include "kernels/backend_ops.h"
+
+namespace mds::cuda::bk {
+namespace {
+constexpr int kThreads = 256;
+unsigned grid_for(int64_t n) {
+  int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(b < 1 ? 1 : (b > 65535 * 8 ? 65535 * 8 : b));
+}
+#define GRID_STRIDE(i, n) for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+template <typename T>
+__global__ void fill_k(T* x, T v, int64_t n) { GRID_STRIDE(i, n) x[i] = v; }
+__global__ void add_k(const float* a, const float* b, float* y, int64_t n) { GRID_STRIDE(i, n) y[i] = a[i] + b[i]; }
+__global__ void axpy_k(float al, const float* x, float* y, int64_t n) { GRID_STRIDE(i, n) y[i] += al * x[i]; }
+__global__ void scale_k(float* x, float al, int64_t n) { GRID_STRIDE(i, n) x[i] *= al; }
+__global__ void act_fwd_k(int act, const float* x, float* y, int64_t n) {
+  GRID_STRIDE(i, n) {
+    const float v = x[i];
+    if (act == 0) y[i] = tanhf(v);
+    else if (act == 1) y[i] = v / (1.f + expf(-v));
+    else y[i] = 0.5f * v * (1.f + erff(v * 0.70710678118654752440f));
+  }
+}
+__global__ void act_bwd_k(int act, const float* x, const float* y, const float* dy, float* dx, int64_t n) {
+  GRID_STRIDE(i, n) {
+    const float v = x[i];
+    float d;
+    if (act == 0) d = 1.f - y[i] * y[i];
+    else if (act == 1) {
+      const float sg = 1.f / (1.f + expf(-v));
+      d = sg * (1.f + v * (1.f - sg));
+    } else {
+      d = 0.5f * (1.f + erff(v * 0.70710678118654752440f)) + v * 0.39894228040143267794f * expf(-0.5f * v * v);
+    }
+    dx[i] += dy[i] * d;
+  }
+}
+__global__ void to_bf16_k(const float* x, bf16* y, int64_t n) { GRID_STRIDE(i, n) y[i] = __float2bfloat16(x[i]); }
+__global__ void from_bf16_k(const bf16* x, float* y, int64_t n, bool acc) {
+  GRID_STRIDE(i, n) y[i] = (acc ? y[i] : 0.f) + __bfloat162float(x[i]);
+}
+__global__ void bias_rows_k(float* y, const float* b, int64_t rows, int64_t cols) {
+  GRID_STRIDE(i, rows * cols) y[i] += b[i % cols];
+}
+// One thread per column, rows in order: deterministic.
+__global__ void colsum_k(const float* x, int64_t rows, int64_t cols, float* out) {
+  GRID_STRIDE(c, cols) {
+    float s = 0.f;
+    for (int64_t r = 0; r < rows; ++r) s += x[r * cols + c];
+    out[c] += s;
+  }
+}
+}  // namespace
+
+#define LAUNCH(kernel, n, ...)                                                   \
+  do {                                                                           \
+    if ((n) > 0) kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(__VA_ARGS__); \
+    MDS_CUDA_CHECK_LAUNCH(#kernel);                                              \
+  } while (0)
+
+void fill_f32(Context& ctx, float* x, float v, int64_t n) { LAUNCH(fill_k<float>, n, x, v, n); }
+void fill_i32(Context& ctx, int32_t* x, int32_t v, int64_t n) { LAUNCH(fill_k<int32_t>, n, x, v, n); }
+void fill_u8(Context& ctx, uint8_t* x, uint8_t v, int64_t n) { LAUNCH(fill_k<uint8_t>, n, x, v, n); }
+void fill_u64(Context& ctx, uint64_t* x, uint64_t v, int64_t n) { LAUNCH(fill_k<uint64_t>, n, x, v, n); }
+void add(Context& ctx, const float* a, const float* b, float* y, int64_t n) { LAUNCH(add_k, n, a, b, y, n); }
+void axpy(Context& ctx, float alpha, const float* x, float* y, int64_t n) { LAUNCH(axpy_k, n, alpha, x, y, n); }
+void scale(Context& ctx, float* x, float alpha, int64_t n) { LAUNCH(scale_k, n, x, alpha, n); }
+void activation_forward(Context& ctx, int act, const float* x, float* y, int64_t n) { LAUNCH(act_fwd_k, n, act, x, y, n); }
+void activation_backward(Context& ctx, int act, const float* x, const float* y, const float* dy, float* dx, int64_t n) {
+  LAUNCH(act_bwd_k, n, act, x, y, dy, dx, n);
+}
+void f32_to_bf16(Context& ctx, const float* x, bf16* y, int64_t n) { LAUNCH(to_bf16_k, n, x, y, n); }
+void bf16_to_f32_add(Context& ctx, const bf16* x, float* y, int64_t n) { LAUNCH(from_bf16_k, n, x, y, n, true); }
+void bf16_to_f32(Context& ctx, const bf16* x, float* y, int64_t n) { LAUNCH(from_bf16_k, n, x, y, n, false); }
+void add_bias_rows(Context& ctx, float* y, const float* b, int64_t rows, int64_t cols) {
+  LAUNCH(bias_rows_k, rows * cols, y, b, rows, cols);
+}
+void add_column_sums(Context& ctx, const float* x, int64_t rows, int64_t cols, float* out) {
+  LAUNCH(colsum_k, cols, x, rows, cols, out);
+}
+
+}  // namespace mds::cuda::bk

@@ -1,0 +1,101 @@
+// Row-indexed fp32 kernels of the CUDA Backend: gather / scatter-add of rows
+// (embeddings, permutations), position + time embedding add, and row_combine
+// (noising, absorbing replacement, source re-imposition).
+#include <algorithm>
+
+#include "kernels/backend_ops.h"
+
+namespace mds::cuda::bk {
+namespace {
+constexpr int kThreads = 256;
+unsigned grid_for(int64_t n) { return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>((n + kThreads - 1) / kThreads, 1 << 20))); }
+#define GRID_STRIDE(i, n) for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+__global__ void gather_k(const float* x, const int32_t* idx, float* out, int64_t S, int64_t C) {
+  GRID_STRIDE(i, S * C) out[i] = x[int64_t(idx[i / C]) * C + i % C];
+}
+// Float atomics: the order of additions into one row may vary between runs.
+__global__ void scatter_k(const float* d, const int32_t* idx, float* dx, int64_t S, int64_t C) {
+  GRID_STRIDE(i, S * C) atomicAdd(dx + int64_t(idx[i / C]) * C + i % C, d[i]);
+}
+__global__ void pos_time_fwd_k(const float* x, const float* pos, const float* temb, int L, int64_t H, float* out,
+                               int64_t n) {
+  GRID_STRIDE(i, n) {
+    const int64_t r = i / H, c = i % H, b = r / L, l = r % L;
+    out[i] = x[i] + pos[l * H + c] + temb[b * H + c];
+  }
+}
+__global__ void dpos_k(const float* d, int B, int L, int64_t H, float* dpos) {
+  GRID_STRIDE(i, int64_t(L) * H) {
+    float s = 0.f;
+    for (int b = 0; b < B; ++b) s += d[int64_t(b) * L * H + i];
+    dpos[i] += s;
+  }
+}
+__global__ void dtemb_k(const float* d, int B, int L, int64_t H, float* dt) {
+  GRID_STRIDE(i, int64_t(B) * H) {
+    const int64_t b = i / H, c = i % H;
+    float s = 0.f;
+    for (int l = 0; l < L; ++l) s += d[(b * L + l) * H + c];
+    dt[i] += s;
+  }
+}
+__global__ void combine_fwd_k(const float* x, const float* ax, const float* m, const float* am, const float* e,
+                              const float* ae, float* out, int64_t R, int64_t C) {
+  GRID_STRIDE(i, R * C) {
+    const int64_t r = i / C;
+    float v = ax[r] * x[i];
+    if (m) v += am[r] * m[i % C];
+    if (e) v += ae[r] * e[i];
+    out[i] = v;
+  }
+}
+__global__ void combine_bwd_k(const float* d, const float* ax, const float* ae, float* dx, float* de, int64_t R,
+                              int64_t C) {
+  GRID_STRIDE(i, R * C) {
+    const int64_t r = i / C;
+    if (dx) dx[i] += ax[r] * d[i];
+    if (de) de[i] += ae[r] * d[i];
+  }
+}
+__global__ void combine_dm_k(const float* d, const float* am, float* dm, int64_t R, int64_t C) {
+  GRID_STRIDE(c, C) {
+    float s = 0.f;
+    for (int64_t r = 0; r < R; ++r) s += am[r] * d[r * C + c];
+    dm[c] += s;
+  }
+}
+}  // namespace
+
+#define LAUNCH(kernel, n, ...)                                                   \
+  do {                                                                           \
+    if ((n) > 0) kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(__VA_ARGS__); \
+    MDS_CUDA_CHECK_LAUNCH(#kernel);                                              \
+  } while (0)
+
+void gather_rows(Context& ctx, const float* x, const int32_t* idx, float* out, int64_t S, int64_t C) {
+  LAUNCH(gather_k, S * C, x, idx, out, S, C);
+}
+void scatter_add_rows(Context& ctx, const float* dout, const int32_t* idx, float* dx, int64_t S, int64_t C) {
+  LAUNCH(scatter_k, S * C, dout, idx, dx, S, C);
+}
+void add_position_time_forward(Context& ctx, const float* x, const float* pos, const float* temb, int B, int L,
+                               int64_t H, float* out) {
+  const int64_t n = int64_t(B) * L * H;
+  LAUNCH(pos_time_fwd_k, n, x, pos, temb, L, H, out, n);
+}
+void add_position_time_backward(Context& ctx, const float* dout, int B, int L, int64_t H, float* dpos, float* dtemb) {
+  if (dpos) LAUNCH(dpos_k, int64_t(L) * H, dout, B, L, H, dpos);
+  if (dtemb) LAUNCH(dtemb_k, int64_t(B) * H, dout, B, L, H, dtemb);
+}
+void row_combine_forward(Context& ctx, const float* x, const float* ax, const float* m, const float* am,
+                         const float* e, const float* ae, float* out, int64_t R, int64_t C) {
+  LAUNCH(combine_fwd_k, R * C, x, ax, m, am, e, ae, out, R, C);
+}
+void row_combine_backward(Context& ctx, const float* dout, const float* ax, const float* am, const float* ae,
+                          float* dx, float* dm, float* de, int64_t R, int64_t C) {
+  if (dx || de) LAUNCH(combine_bwd_k, R * C, dout, ax, ae, dx, de, R, C);
+  if (dm) LAUNCH(combine_dm_k, C, dout, am, dm, R, C);
+}
+
+}  // namespace mds::cuda::bk

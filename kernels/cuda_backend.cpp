@@ -1,0 +1,697 @@
+// The CUDA Backend: every operation of backend/backend.h on one GPU. Tensors
+// are fp32 ("real") in device memory, so results track the CPU f32 backend.
+// Dense products run as fp32 cuBLAS GEMMs; attention runs the flash-style
+// bf16 kernel (kernels/attention.h) on bf16 copies of q/k/v with fp32
+// accumulation; small row-wise ops are the fp32 kernels of backend_ops.h.
+// The MoE dispatch needs its offsets on the host anyway (backend.h), so it
+// downloads the top-k picks and sorts them with the CPU routine.
+#include "kernels/cuda_backend.h"
+
+#include <cublas_v2.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "cpu/ops.h"
+#include "kernels/attention.h"
+#include "kernels/backend_ops.h"
+#include "kernels/context.h"
+#include "kernels/optimizer.h"
+
+namespace mds {
+namespace {
+
+using cuda::Context;
+
+size_t elem_bytes(ElemType t) {
+  switch (t) {
+    case ElemType::real: return 4;
+    case ElemType::i32: return 4;
+    case ElemType::u8: return 1;
+    case ElemType::u64: return 8;
+  }
+  return 4;
+}
+
+void need(bool ok, const char* op, const char* what) {
+  if (!ok) throw_runtime("cuda backend {}: {}", op, what);
+}
+void need_numel(const Tensor& t, int64_t n, const char* op, const char* what) {
+  if (!t.defined()) throw_runtime("cuda backend {}: {} is undefined", op, what);
+  if (t.numel() != n) throw_runtime("cuda backend {}: {} has {} elements {}, expected {}", op, what, t.numel(),
+                                    shape_string(t.shape()), n);
+}
+float* F(const Tensor& t) { return t.defined() ? t.as<float>() : nullptr; }
+
+void throw_cublas(cublasStatus_t st, const char* what) {
+  if (st != CUBLAS_STATUS_SUCCESS) throw_runtime("cuBLAS {} failed with status {}", what, static_cast<int>(st));
+}
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device) : ctx_(device) {
+    throw_cublas(cublasCreate(&blas_), "cublasCreate");
+    throw_cublas(cublasSetStream(blas_, ctx_.stream()), "cublasSetStream");
+    // Plain fp32 products (no TF32), to match the CPU reference.
+    throw_cublas(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  }
+  ~CudaBackend() override {
+    cudaStreamSynchronize(ctx_.stream());
+    cublasDestroy(blas_);
+  }
+
+  std::string name() const override { return "cuda"; }
+  int real_bytes() const override { return 4; }
+
+  Tensor alloc(std::vector<int64_t> shape, ElemType type) override {
+    int64_t n = 1;
+    for (int64_t s : shape) {
+      if (s < 0) throw_runtime("alloc: negative dimension in {}", shape_string(shape));
+      n *= s;
+    }
+    const size_t bytes = std::max<size_t>(1, size_t(n) * elem_bytes(type));
+    void* p = nullptr;
+    cudaError_t err = cudaMalloc(&p, (bytes + 255) / 256 * 256);
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      throw_runtime("cuda alloc: cannot allocate {} bytes for {}: {}", bytes, shape_string(shape),
+                    cudaGetErrorString(err));
+    }
+    std::shared_ptr<void> owner(p, [](void* q) { cudaFree(q); });
+    MDS_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, ctx_.stream()));
+    return Tensor(owner, p, std::move(shape), type);
+  }
+
+  void upload(Tensor& dst, const float* src) override {
+    need(dst.type() == ElemType::real, "upload", "float data needs a real tensor");
+    put(dst, src);
+  }
+  void upload(Tensor& dst, const double* src) override {
+    need(dst.type() == ElemType::real, "upload", "double data needs a real tensor");
+    std::vector<float> f(src, src + dst.numel());
+    put(dst, f.data());
+  }
+  void upload(Tensor& dst, const int32_t* src) override {
+    need(dst.type() == ElemType::i32, "upload", "int32 data needs an i32 tensor");
+    put(dst, src);
+  }
+  void upload(Tensor& dst, const uint8_t* src) override {
+    need(dst.type() == ElemType::u8, "upload", "uint8 data needs a u8 tensor");
+    put(dst, src);
+  }
+  void upload(Tensor& dst, const uint64_t* src) override {
+    need(dst.type() == ElemType::u64, "upload", "uint64 data needs a u64 tensor");
+    put(dst, src);
+  }
+  void download(const Tensor& src, float* dst) override {
+    need(src.type() == ElemType::real, "download", "float output needs a real tensor");
+    get(src, dst);
+  }
+  void download(const Tensor& src, double* dst) override {
+    need(src.type() == ElemType::real, "download", "double output needs a real tensor");
+    std::vector<float> f(src.numel());
+    get(src, f.data());
+    for (size_t i = 0; i < f.size(); ++i) dst[i] = f[i];
+  }
+  void download(const Tensor& src, int32_t* dst) override {
+    need(src.type() == ElemType::i32, "download", "int32 output needs an i32 tensor");
+    get(src, dst);
+  }
+  void fill(Tensor& t, double v) override {
+    need(t.defined(), "fill", "tensor is undefined");
+    switch (t.type()) {
+      case ElemType::real: cuda::bk::fill_f32(ctx_, t.as<float>(), float(v), t.numel()); break;
+      case ElemType::i32: cuda::bk::fill_i32(ctx_, t.as<int32_t>(), int32_t(v), t.numel()); break;
+      case ElemType::u8: cuda::bk::fill_u8(ctx_, t.as<uint8_t>(), uint8_t(v), t.numel()); break;
+      case ElemType::u64: cuda::bk::fill_u64(ctx_, t.as<uint64_t>(), uint64_t(v), t.numel()); break;
+    }
+  }
+  void copy(const Tensor& src, Tensor& dst) override {
+    need(src.type() == dst.type(), "copy", "element types differ");
+    need_numel(dst, src.numel(), "copy", "dst");
+    MDS_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), size_t(src.numel()) * elem_bytes(src.type()),
+                                   cudaMemcpyDeviceToDevice, ctx_.stream()));
+  }
+
+  void add(const Tensor& a, const Tensor& b, Tensor& out) override {
+    need_numel(b, a.numel(), "add", "b");
+    need_numel(out, a.numel(), "add", "out");
+    cuda::bk::add(ctx_, F(a), F(b), F(out), a.numel());
+  }
+  void axpy(double alpha, const Tensor& x, Tensor& y) override {
+    need_numel(y, x.numel(), "axpy", "y");
+    cuda::bk::axpy(ctx_, float(alpha), F(x), F(y), x.numel());
+  }
+  void scale(Tensor& x, double alpha) override { cuda::bk::scale(ctx_, F(x), float(alpha), x.numel()); }
+  double sum_squares(const Tensor& x) override {
+    auto buf = ctx_.alloc_n<double>(1);
+    double out = 0;
+    cuda::sum_squares(ctx_, F(x), size_t(x.numel()), buf.as<double>());
+    ctx_.download(&out, buf.data(), sizeof(double));
+    ctx_.synchronize();
+    return out;
+  }
+  void activation_forward(Activation act, const Tensor& x, Tensor& y) override {
+    need_numel(y, x.numel(), "activation_forward", "y");
+    cuda::bk::activation_forward(ctx_, act_code(act), F(x), F(y), x.numel());
+  }
+  void activation_backward(Activation act, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override {
+    need_numel(dy, x.numel(), "activation_backward", "dy");
+    need_numel(dx, x.numel(), "activation_backward", "dx");
+    cuda::bk::activation_backward(ctx_, act_code(act), F(x), F(y), F(dy), F(dx), x.numel());
+  }
+
+  void gemm(bool ta, bool tb, double alpha, const Tensor& A, const Tensor& B, double beta, Tensor& C) override {
+    const int64_t M = C.rows(), N = C.cols(), K = ta ? A.rows() : A.cols();
+    need((ta ? A.cols() : A.rows()) == M && (tb ? B.rows() : B.cols()) == N && (tb ? B.cols() : B.rows()) == K,
+         "gemm", "operand shapes do not match");
+    sgemm(ta, tb, M, N, K, float(alpha), F(A), A.cols(), F(B), B.cols(), float(beta), F(C), N);
+  }
+  void linear_forward(const Tensor& x, const Tensor& W, const Tensor& b, Tensor& y) override {
+    const int64_t out = W.dim(0), in = W.numel() / out, n = x.numel() / in;
+    if (x.cols() != in) throw_runtime("linear_forward: x {} does not match W {}", shape_string(x.shape()), shape_string(W.shape()));
+    need_numel(y, n * out, "linear_forward", "y");
+    sgemm(false, true, n, out, in, 1.f, F(x), in, F(W), in, 0.f, F(y), out);
+    if (b.defined()) {
+      need_numel(b, out, "linear_forward", "b");
+      cuda::bk::add_bias_rows(ctx_, F(y), F(b), n, out);
+    }
+  }
+  void linear_backward(const Tensor& x, const Tensor& W, const Tensor& dy, Tensor& dx, Tensor& dW, Tensor& db) override {
+    const int64_t out = W.dim(0), in = W.numel() / out, n = x.numel() / in;
+    need_numel(dy, n * out, "linear_backward", "dy");
+    if (dx.defined()) sgemm(false, false, n, in, out, 1.f, F(dy), out, F(W), in, 1.f, F(dx), in);
+    if (dW.defined()) sgemm(true, false, out, in, n, 1.f, F(dy), out, F(x), in, 1.f, F(dW), in);
+    if (db.defined()) cuda::bk::add_column_sums(ctx_, F(dy), n, out, F(db));
+  }
+  void grouped_linear_forward(const Tensor& x, const Tensor& W, const Tensor& b, const std::vector<int64_t>& offsets,
+                              Tensor& y) override {
+    need(W.ndim() == 3, "grouped_linear_forward", "W must be [E,out,in]");
+    const int64_t E = W.dim(0), out = W.dim(1), in = W.dim(2), S = x.numel() / std::max<int64_t>(in, 1);
+    check_offsets(offsets, E, S, "grouped_linear_forward");
+    need_numel(y, S * out, "grouped_linear_forward", "y");
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t r0 = offsets[e], rows = offsets[e + 1] - r0;
+      if (rows == 0) continue;
+      float* ye = F(y) + r0 * out;
+      sgemm(false, true, rows, out, in, 1.f, F(x) + r0 * in, in, F(W) + e * out * in, in, 0.f, ye, out);
+      if (b.defined()) cuda::bk::add_bias_rows(ctx_, ye, F(b) + e * out, rows, out);
+    }
+  }
+  void grouped_linear_backward(const Tensor& x, const Tensor& W, const Tensor& dy, const std::vector<int64_t>& offsets,
+                               Tensor& dx, Tensor& dW, Tensor& db) override {
+    const int64_t E = W.dim(0), out = W.dim(1), in = W.dim(2), S = x.numel() / std::max<int64_t>(in, 1);
+    check_offsets(offsets, E, S, "grouped_linear_backward");
+    need_numel(dy, S * out, "grouped_linear_backward", "dy");
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t r0 = offsets[e], rows = offsets[e + 1] - r0;
+      if (rows == 0) continue;
+      const float* dye = F(dy) + r0 * out;
+      if (dx.defined()) sgemm(false, false, rows, in, out, 1.f, dye, out, F(W) + e * out * in, in, 1.f, F(dx) + r0 * in, in);
+      if (dW.defined()) sgemm(true, false, out, in, rows, 1.f, dye, out, F(x) + r0 * in, in, 1.f, F(dW) + e * out * in, in);
+      if (db.defined()) cuda::bk::add_column_sums(ctx_, dye, rows, out, F(db) + e * out);
+    }
+  }
+
+  void layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, Tensor& y, Tensor& mean,
+                          Tensor& rstd) override {
+    const int64_t C = x.cols(), R = x.rows();
+    need_numel(gamma, C, "layer_norm_forward", "gamma");
+    need_numel(beta, C, "layer_norm_forward", "beta");
+    need_numel(y, R * C, "layer_norm_forward", "y");
+    need_numel(mean, R, "layer_norm_forward", "mean");
+    need_numel(rstd, R, "layer_norm_forward", "rstd");
+    cuda::bk::layer_norm_forward(ctx_, F(x), F(gamma), F(beta), float(eps), F(y), F(mean), F(rstd), R, C);
+  }
+  void layer_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
+                           const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta) override {
+    const int64_t C = x.cols(), R = x.rows();
+    need_numel(dy, R * C, "layer_norm_backward", "dy");
+    cuda::bk::layer_norm_backward(ctx_, F(x), F(gamma), F(mean), F(rstd), F(dy), F(dx), F(dgamma), F(dbeta), R, C);
+  }
+  void softmax_forward(const Tensor& x, Tensor& y) override {
+    need_numel(y, x.numel(), "softmax_forward", "y");
+    cuda::bk::softmax_forward(ctx_, F(x), F(y), x.rows(), x.cols());
+  }
+  void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override {
+    need_numel(dy, y.numel(), "softmax_backward", "dy");
+    need_numel(dx, y.numel(), "softmax_backward", "dx");
+    cuda::bk::softmax_backward(ctx_, F(y), F(dy), F(dx), y.rows(), y.cols());
+  }
+
+  void gather_rows(const Tensor& x, const Tensor& index, Tensor& out) override {
+    const int64_t C = x.cols(), S = index.numel();
+    need_numel(out, S * C, "gather_rows", "out");
+    check_indices(index, x.rows(), "gather_rows");
+    cuda::bk::gather_rows(ctx_, F(x), index.as<int32_t>(), F(out), S, C);
+  }
+  void scatter_add_rows(const Tensor& dout, const Tensor& index, Tensor& dx) override {
+    const int64_t C = dx.cols(), S = index.numel();
+    need_numel(dout, S * C, "scatter_add_rows", "dout");
+    check_indices(index, dx.rows(), "scatter_add_rows");
+    cuda::bk::scatter_add_rows(ctx_, F(dout), index.as<int32_t>(), F(dx), S, C);
+  }
+  void add_position_time_forward(const Tensor& x, const Tensor& pos, const Tensor& temb, int batch, int seq_len,
+                                 Tensor& out) override {
+    const int64_t H = x.cols();
+    need_numel(x, int64_t(batch) * seq_len * H, "add_position_time_forward", "x");
+    need_numel(temb, int64_t(batch) * H, "add_position_time_forward", "temb");
+    need_numel(out, x.numel(), "add_position_time_forward", "out");
+    need(pos.cols() == H && pos.rows() >= seq_len, "add_position_time_forward", "position table too small");
+    cuda::bk::add_position_time_forward(ctx_, F(x), F(pos), F(temb), batch, seq_len, H, F(out));
+  }
+  void add_position_time_backward(const Tensor& dout, int batch, int seq_len, Tensor& dpos, Tensor& dtemb) override {
+    const int64_t H = dout.cols();
+    need_numel(dout, int64_t(batch) * seq_len * H, "add_position_time_backward", "dout");
+    if (dtemb.defined()) need_numel(dtemb, int64_t(batch) * H, "add_position_time_backward", "dtemb");
+    if (dpos.defined()) need(dpos.cols() == H && dpos.rows() >= seq_len, "add_position_time_backward", "dpos too small");
+    cuda::bk::add_position_time_backward(ctx_, F(dout), batch, seq_len, H, F(dpos), F(dtemb));
+  }
+
+  void gaussian_fill(const Tensor& row_keys, uint64_t salt, Tensor& out) override {
+    need(row_keys.type() == ElemType::u64, "gaussian_fill", "row_keys must be u64");
+    need_numel(row_keys, out.rows(), "gaussian_fill", "row_keys");
+    cuda::bk::gaussian_fill(ctx_, row_keys.as<uint64_t>(), salt, F(out), out.rows(), out.cols());
+  }
+  void dropout_forward(const Tensor& x, double p, const Tensor& row_keys, uint64_t salt, Tensor& y,
+                       Tensor& mask) override {
+    if (!(p >= 0 && p < 1)) throw_runtime("dropout_forward: rate {} must be in [0, 1)", p);
+    const int64_t C = x.cols(), R = x.rows();
+    need_numel(row_keys, R, "dropout_forward", "row_keys");
+    need_numel(y, R * C, "dropout_forward", "y");
+    need(mask.type() == ElemType::u8, "dropout_forward", "mask must be u8");
+    need_numel(mask, R * C, "dropout_forward", "mask");
+    cuda::bk::dropout_forward(ctx_, F(x), p, row_keys.as<uint64_t>(), salt, F(y), mask.as<uint8_t>(), R, C);
+  }
+  void dropout_backward(const Tensor& dy, const Tensor& mask, double p, Tensor& dx) override {
+    need_numel(mask, dy.numel(), "dropout_backward", "mask");
+    need_numel(dx, dy.numel(), "dropout_backward", "dx");
+    cuda::bk::dropout_backward(ctx_, F(dy), mask.as<uint8_t>(), float(1.0 / (1.0 - p)), F(dx), dy.numel());
+  }
+  void row_combine_forward(const Tensor& x, const Tensor& ax, const Tensor& m, const Tensor& am, const Tensor& e,
+                           const Tensor& ae, Tensor& out) override {
+    const int64_t C = x.cols(), R = x.rows();
+    need_numel(ax, R, "row_combine_forward", "ax");
+    need_numel(out, R * C, "row_combine_forward", "out");
+    if (m.defined()) need_numel(m, C, "row_combine_forward", "m"), need_numel(am, R, "row_combine_forward", "am");
+    if (e.defined()) need_numel(e, R * C, "row_combine_forward", "e"), need_numel(ae, R, "row_combine_forward", "ae");
+    cuda::bk::row_combine_forward(ctx_, F(x), F(ax), F(m), m.defined() ? F(am) : nullptr, F(e),
+                                  e.defined() ? F(ae) : nullptr, F(out), R, C);
+  }
+  void row_combine_backward(const Tensor& dout, const Tensor& ax, const Tensor& am, const Tensor& ae, Tensor& dx,
+                            Tensor& dm, Tensor& de) override {
+    const int64_t C = dout.cols(), R = dout.rows();
+    if (dx.defined()) need_numel(ax, R, "row_combine_backward", "ax"), need_numel(dx, R * C, "row_combine_backward", "dx");
+    if (de.defined()) need_numel(ae, R, "row_combine_backward", "ae"), need_numel(de, R * C, "row_combine_backward", "de");
+    if (dm.defined()) need_numel(am, R, "row_combine_backward", "am"), need_numel(dm, C, "row_combine_backward", "dm");
+    cuda::bk::row_combine_backward(ctx_, F(dout), dx.defined() ? F(ax) : nullptr, dm.defined() ? F(am) : nullptr,
+                                   de.defined() ? F(ae) : nullptr, F(dx), F(dm), F(de), R, C);
+  }
+
+  void attention_forward(const AttentionShape& s, const AttentionPattern& p, const Tensor& qkv, Tensor& out,
+                         Tensor& lse) override;
+  void attention_backward(const AttentionShape& s, const AttentionPattern& p, const Tensor& qkv, const Tensor& out,
+                          const Tensor& lse, const Tensor& dout, Tensor& dqkv) override;
+
+  void topk_gates_forward(const Tensor& probs, int k, bool renormalize, Tensor& idx, Tensor& gates) override {
+    const int64_t E = probs.cols(), N = probs.rows();
+    if (k < 1 || k > E) throw_runtime("topk_gates_forward: k = {} must be in [1, {}]", k, E);
+    need(idx.type() == ElemType::i32, "topk_gates_forward", "idx must be i32");
+    need_numel(idx, N * k, "topk_gates_forward", "idx");
+    need_numel(gates, N * k, "topk_gates_forward", "gates");
+    cuda::bk::topk_gates_forward(ctx_, F(probs), N, int(E), k, renormalize && k > 1, idx.as<int32_t>(), F(gates));
+  }
+  void topk_gates_backward(const Tensor& probs, const Tensor& idx, bool renormalize, const Tensor& dgates,
+                           Tensor& dprobs) override {
+    const int64_t E = probs.cols(), N = probs.rows(), k = idx.numel() / std::max<int64_t>(N, 1);
+    need_numel(dgates, N * k, "topk_gates_backward", "dgates");
+    need_numel(dprobs, N * E, "topk_gates_backward", "dprobs");
+    cuda::bk::topk_gates_backward(ctx_, F(probs), idx.as<int32_t>(), N, int(E), int(k), renormalize && k > 1,
+                                  F(dgates), F(dprobs));
+  }
+  MoeDispatch moe_dispatch(const Tensor& idx, const Tensor& valid, int experts, int64_t capacity) override;
+  void moe_combine_forward(const Tensor& yp, const Tensor& gates, const MoeDispatch& d, Tensor& out) override {
+    const int64_t C = out.cols(), N = out.rows(), k = d.top_k;
+    need_numel(yp, d.slots * C, "moe_combine_forward", "yp");
+    need_numel(gates, N * k, "moe_combine_forward", "gates");
+    auto slot_of = ctx_.alloc_n<int32_t>(std::max<int64_t>(1, N * k));
+    cuda::bk::slot_of_choice(ctx_, d.slots ? d.slot_choice.as<int32_t>() : nullptr, d.slots, slot_of.as<int32_t>(), N * k);
+    cuda::bk::moe_combine_forward(ctx_, F(yp), F(gates), slot_of.as<int32_t>(), N, int(k), C, F(out));
+  }
+  void moe_combine_backward(const Tensor& yp, const Tensor& gates, const MoeDispatch& d, const Tensor& dout,
+                            Tensor& dyp, Tensor& dgates) override {
+    const int64_t C = dout.cols();
+    need_numel(yp, d.slots * C, "moe_combine_backward", "yp");
+    if (dyp.defined()) need_numel(dyp, d.slots * C, "moe_combine_backward", "dyp");
+    if (dgates.defined()) need_numel(dgates, gates.numel(), "moe_combine_backward", "dgates");
+    if (d.slots == 0) return;
+    cuda::bk::moe_combine_backward(ctx_, F(yp), F(gates), d.slot_token.as<int32_t>(), d.slot_choice.as<int32_t>(),
+                                   d.slots, C, F(dout), F(dyp), F(dgates));
+  }
+  RouterAux router_aux_forward(const Tensor& logits, const Tensor& probs, const Tensor& valid,
+                               const MoeDispatch& d) override;
+  void router_aux_backward(const Tensor& logits, const Tensor& probs, const Tensor& valid, const MoeDispatch& d,
+                           double balance_weight, double z_weight, Tensor& dlogits, Tensor& dprobs) override;
+
+  void row_sq_diff_forward(const Tensor& a, const Tensor& b, Tensor& out) override {
+    if (b.defined()) need_numel(b, a.numel(), "row_sq_diff_forward", "b");
+    need_numel(out, a.rows(), "row_sq_diff_forward", "out");
+    cuda::bk::row_sq_diff_forward(ctx_, F(a), F(b), F(out), a.rows(), a.cols());
+  }
+  void row_sq_diff_backward(const Tensor& a, const Tensor& b, const Tensor& drow, Tensor& da, Tensor& db) override {
+    need_numel(drow, a.rows(), "row_sq_diff_backward", "drow");
+    if (da.defined()) need_numel(da, a.numel(), "row_sq_diff_backward", "da");
+    if (db.defined()) need_numel(db, a.numel(), "row_sq_diff_backward", "db");
+    cuda::bk::row_sq_diff_backward(ctx_, F(a), F(b), F(drow), F(da), F(db), a.rows(), a.cols());
+  }
+  void tied_ce_forward(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets,
+                       const Tensor& row_weight, Tensor& nll) override;
+  void tied_ce_backward(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets,
+                        const Tensor& row_weight, Tensor& dx, Tensor& dE, Tensor& dbias) override;
+  void round_nearest(const Tensor& x, const Tensor& E, Tensor& ids) override;
+  void round_argmax(const Tensor& x, const Tensor& E, const Tensor& bias, Tensor& ids) override;
+
+  void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p) override {
+    const int64_t n = param.numel();
+    need_numel(grad, n, "adamw_step", "grad");
+    need_numel(m, n, "adamw_step", "m");
+    need_numel(v, n, "adamw_step", "v");
+    if (p.step < 1) throw_runtime("adamw_step: step {} must be >= 1", p.step);
+    cuda::AdamWHyper h;
+    h.lr = float(p.lr), h.beta1 = float(p.beta1), h.beta2 = float(p.beta2), h.eps = float(p.eps);
+    h.weight_decay = float(p.weight_decay), h.step = p.step;
+    cuda::adamw_step(ctx_, h, F(param), F(grad), F(m), F(v), nullptr, size_t(n));
+  }
+  void ema_update(Tensor& ema, const Tensor& param, double decay) override {
+    need_numel(param, ema.numel(), "ema_update", "param");
+    cuda::ema_update(ctx_, float(decay), F(param), F(ema), size_t(ema.numel()));
+  }
+
+ private:
+  static int act_code(Activation a) { return a == Activation::tanh ? 0 : a == Activation::silu ? 1 : 2; }
+  template <typename T>
+  void put(Tensor& dst, const T* src) {
+    ctx_.upload(dst.data(), src, size_t(dst.numel()) * sizeof(T));
+    ctx_.synchronize();  // the host buffer may go away on return
+  }
+  template <typename T>
+  void get(const Tensor& src, T* dst) {
+    ctx_.download(dst, src.data(), size_t(src.numel()) * sizeof(T));
+    ctx_.synchronize();
+  }
+  // Row-major C[M,N] = alpha op(A) op(B) + beta C through column-major cuBLAS
+  // (C^T = op(B)^T op(A)^T).
+  void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+             const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    if (K == 0) {
+      if (beta == 0.f) {
+        for (int64_t r = 0; r < M; ++r) cuda::bk::fill_f32(ctx_, C + r * ldc, 0.f, N);
+      } else if (beta != 1.f) {
+        for (int64_t r = 0; r < M; ++r) cuda::bk::scale(ctx_, C + r * ldc, beta, N);
+      }
+      return;
+    }
+    throw_cublas(cublasSgemm(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M),
+                             int(K), &alpha, B, int(ldb), A, int(lda), &beta, C, int(ldc)),
+                 "cublasSgemm");
+  }
+  void check_offsets(const std::vector<int64_t>& offsets, int64_t experts, int64_t rows, const char* op) {
+    if (static_cast<int64_t>(offsets.size()) != experts + 1 || offsets.front() != 0 || offsets.back() != rows)
+      throw_runtime("{}: offsets must have {} entries from 0 to {}", op, experts + 1, rows);
+    for (int64_t e = 0; e < experts; ++e)
+      if (offsets[e + 1] < offsets[e]) throw_runtime("{}: offsets are not ascending at expert {}", op, e);
+  }
+  // Index validation needs the indices on the host: one small copy.
+  void check_indices(const Tensor& index, int64_t rows, const char* op) {
+    need(index.type() == ElemType::i32, op, "index must be i32");
+    std::vector<int32_t> h(index.numel());
+    get(index, h.data());
+    for (size_t s = 0; s < h.size(); ++s)
+      if (h[s] < 0 || h[s] >= rows) throw_runtime("{}: index[{}] = {} is outside [0, {})", op, s, h[s], rows);
+  }
+  void ce_check(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets, const Tensor& w,
+                const char* op);
+
+  Context ctx_;
+  cublasHandle_t blas_ = nullptr;
+};
+
+
+// ---- attention: bf16 copies of q/k/v for the flash-style kernel ----------------
+
+cuda::AttentionGlobals* make_globals(const AttentionShape& s, const AttentionPattern& p,
+                                     std::unique_ptr<cuda::AttentionGlobals>& holder) {
+  if (p.max_globals <= 0) return nullptr;
+  holder = std::make_unique<cuda::AttentionGlobals>(s.batch, s.seq_len, p.is_global.as<uint8_t>(),
+                                                    p.global_pos.as<int32_t>(), p.max_globals,
+                                                    p.global_count.as<int32_t>());
+  return holder.get();
+}
+
+void check_attention(const AttentionShape& s, const Tensor& qkv, const char* op) {
+  const int64_t H = int64_t(s.heads) * s.head_dim;
+  if (s.head_dim != 32 && s.head_dim != 64 && s.head_dim != 128)
+    throw_runtime("{}: the CUDA attention kernel needs head_dim 32, 64 or 128, got {}", op, s.head_dim);
+  need_numel(qkv, int64_t(s.batch) * s.seq_len * 3 * H, op, "qkv");
+  if (static_cast<int>(s.dilation.size()) != s.heads)
+    throw_runtime("{}: {} dilations for {} heads", op, s.dilation.size(), s.heads);
+}
+
+void CudaBackend::attention_forward(const AttentionShape& s, const AttentionPattern& p, const Tensor& qkv, Tensor& out,
+                                    Tensor& lse) {
+  check_attention(s, qkv, "attention_forward");
+  const int64_t H = int64_t(s.heads) * s.head_dim, rows = int64_t(s.batch) * s.seq_len;
+  need_numel(out, rows * H, "attention_forward", "out");
+  need_numel(lse, int64_t(s.batch) * s.heads * s.seq_len, "attention_forward", "lse");
+  auto qkv16 = ctx_.alloc_n<cuda::bf16>(rows * 3 * H);
+  auto out16 = ctx_.alloc_n<cuda::bf16>(rows * H);
+  auto lengths = ctx_.alloc_n<int32_t>(std::max(1, s.batch));
+  cuda::bk::f32_to_bf16(ctx_, F(qkv), qkv16.as<cuda::bf16>(), rows * 3 * H);
+  cuda::attention_lengths_from_valid(ctx_, p.valid.as<uint8_t>(), s.batch, s.seq_len, lengths.as<int32_t>());
+  std::unique_ptr<cuda::AttentionGlobals> holder;
+  cuda::AttentionForwardArgs a;
+  const cuda::bf16* base = qkv16.as<cuda::bf16>();
+  a.q = base, a.k = base + H, a.v = base + 2 * H, a.ld_qkv = 3 * H;
+  a.lengths = lengths.as<int32_t>();
+  a.globals = make_globals(s, p, holder);
+  a.out = out16.as<cuda::bf16>(), a.ld_out = H, a.lse = F(lse);
+  cuda::attention_forward(ctx_, {s.batch, s.seq_len, s.heads, s.head_dim}, {s.window, s.dilation}, a);
+  cuda::bk::bf16_to_f32(ctx_, out16.as<cuda::bf16>(), F(out), rows * H);
+}
+
+void CudaBackend::attention_backward(const AttentionShape& s, const AttentionPattern& p, const Tensor& qkv,
+                                     const Tensor& out, const Tensor& lse, const Tensor& dout, Tensor& dqkv) {
+  check_attention(s, qkv, "attention_backward");
+  const int64_t H = int64_t(s.heads) * s.head_dim, rows = int64_t(s.batch) * s.seq_len;
+  need_numel(out, rows * H, "attention_backward", "out");
+  need_numel(dout, rows * H, "attention_backward", "dout");
+  need_numel(dqkv, rows * 3 * H, "attention_backward", "dqkv");
+  auto qkv16 = ctx_.alloc_n<cuda::bf16>(rows * 3 * H);
+  auto out16 = ctx_.alloc_n<cuda::bf16>(rows * H);
+  auto dout16 = ctx_.alloc_n<cuda::bf16>(rows * H);
+  auto dqkv16 = ctx_.alloc_n<cuda::bf16>(rows * 3 * H);
+  auto lengths = ctx_.alloc_n<int32_t>(std::max(1, s.batch));
+  cuda::bk::f32_to_bf16(ctx_, F(qkv), qkv16.as<cuda::bf16>(), rows * 3 * H);
+  cuda::bk::f32_to_bf16(ctx_, F(out), out16.as<cuda::bf16>(), rows * H);
+  cuda::bk::f32_to_bf16(ctx_, F(dout), dout16.as<cuda::bf16>(), rows * H);
+  cuda::attention_lengths_from_valid(ctx_, p.valid.as<uint8_t>(), s.batch, s.seq_len, lengths.as<int32_t>());
+  std::unique_ptr<cuda::AttentionGlobals> holder;
+  cuda::AttentionBackwardArgs a;
+  const cuda::bf16* base = qkv16.as<cuda::bf16>();
+  cuda::bf16* dbase = dqkv16.as<cuda::bf16>();
+  a.q = base, a.k = base + H, a.v = base + 2 * H, a.ld_qkv = 3 * H;
+  a.lengths = lengths.as<int32_t>();
+  a.globals = make_globals(s, p, holder);
+  a.out = out16.as<cuda::bf16>(), a.dout = dout16.as<cuda::bf16>(), a.ld_out = H, a.lse = F(lse);
+  a.dq = dbase, a.dk = dbase + H, a.dv = dbase + 2 * H, a.ld_dqkv = 3 * H, a.accumulate = false;
+  cuda::attention_backward(ctx_, {s.batch, s.seq_len, s.heads, s.head_dim}, {s.window, s.dilation}, a);
+  cuda::bk::bf16_to_f32_add(ctx_, dbase, F(dqkv), rows * 3 * H);
+}
+
+// ---- MoE -------------------------------------------------------------------------
+
+MoeDispatch CudaBackend::moe_dispatch(const Tensor& idx, const Tensor& valid, int experts, int64_t capacity) {
+  need(idx.type() == ElemType::i32, "moe_dispatch", "idx must be i32");
+  std::vector<int32_t> hidx(idx.numel());
+  get(idx, hidx.data());
+  std::vector<uint8_t> hvalid;
+  Tensor hv;
+  if (valid.defined()) {
+    hvalid.resize(valid.numel());
+    get(valid, hvalid.data());
+    hv = Tensor(nullptr, hvalid.data(), valid.shape(), ElemType::u8);
+  }
+  const Tensor hi(nullptr, hidx.data(), idx.shape(), ElemType::i32);
+  // Host tensors for the CPU routine, uploaded afterwards.
+  auto host_alloc = [](std::vector<int64_t> shape, ElemType t) {
+    int64_t n = 1;
+    for (int64_t v : shape) n *= v;
+    std::shared_ptr<void> owner(new char[std::max<int64_t>(1, n) * int64_t(elem_bytes(t))](),
+                                [](void* q) { delete[] static_cast<char*>(q); });
+    void* data = owner.get();
+    return Tensor(std::move(owner), data, std::move(shape), t);
+  };
+  MoeDispatch d = cpu::moe_dispatch(hi, hv, experts, capacity, host_alloc);
+  Tensor st = alloc({d.slots}, ElemType::i32), sc = alloc({d.slots}, ElemType::i32);
+  if (d.slots > 0) {
+    put(st, d.slot_token.as<int32_t>());
+    put(sc, d.slot_choice.as<int32_t>());
+  }
+  d.slot_token = st;
+  d.slot_choice = sc;
+  return d;
+}
+
+Backend::RouterAux CudaBackend::router_aux_forward(const Tensor& logits, const Tensor& probs, const Tensor& valid,
+                                                   const MoeDispatch& d) {
+  const int64_t E = logits.cols(), N = logits.rows();
+  need_numel(probs, N * E, "router_aux_forward", "probs");
+  if (static_cast<int64_t>(d.top1_fraction.size()) != E)
+    throw_runtime("router_aux_forward: dispatch has {} experts, logits {}", d.top1_fraction.size(), E);
+  std::vector<float> hp(N * E);
+  std::vector<double> hl(N);
+  std::vector<uint8_t> hv;
+  auto lse = ctx_.alloc_n<double>(std::max<int64_t>(1, N));
+  cuda::bk::row_lse(ctx_, F(logits), N, E, lse.as<double>());
+  ctx_.download(hl.data(), lse.data(), size_t(N) * sizeof(double));
+  get(probs, hp.data());
+  if (valid.defined()) hv.resize(N), get(valid, hv.data());
+  std::vector<double> P(E, 0.0);
+  double z = 0;
+  int64_t count = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    if (!hv.empty() && !hv[n]) continue;
+    ++count;
+    for (int64_t e = 0; e < E; ++e) P[e] += hp[n * E + e];
+    z += hl[n] * hl[n];
+  }
+  RouterAux r;
+  if (count == 0) return r;
+  for (int64_t e = 0; e < E; ++e) r.balance += d.top1_fraction[e] * P[e] / double(count);
+  r.balance *= double(E);
+  r.z = z / double(count);
+  return r;
+}
+
+void CudaBackend::router_aux_backward(const Tensor& logits, const Tensor& probs, const Tensor& valid,
+                                      const MoeDispatch& d, double balance_weight, double z_weight, Tensor& dlogits,
+                                      Tensor& dprobs) {
+  const int64_t E = logits.cols(), N = logits.rows();
+  int64_t count = N;
+  if (valid.defined()) {
+    std::vector<uint8_t> hv(N);
+    get(valid, hv.data());
+    count = 0;
+    for (uint8_t v : hv) count += v != 0;
+  }
+  if (count == 0) return;
+  if (dlogits.defined()) need_numel(dlogits, N * E, "router_aux_backward", "dlogits");
+  if (dprobs.defined()) need_numel(dprobs, N * E, "router_aux_backward", "dprobs");
+  Tensor frac;
+  const bool use_balance = dprobs.defined() && balance_weight != 0;
+  if (use_balance) {
+    std::vector<float> f(E);
+    for (int64_t e = 0; e < E; ++e) f[e] = float(balance_weight * E * d.top1_fraction[e] / count);
+    frac = alloc({E}, ElemType::real);
+    put(frac, f.data());
+  }
+  cuda::bk::router_aux_backward(ctx_, F(logits), F(probs), valid.defined() ? valid.as<uint8_t>() : nullptr, N, int(E),
+                                use_balance ? F(frac) : nullptr, dlogits.defined() ? z_weight / count : 0.0,
+                                F(dlogits), F(dprobs));
+}
+
+// ---- tied cross-entropy and rounding: fp32 GEMM blocks of logits -----------------
+
+constexpr int64_t kCeBlock = 1024;
+
+void CudaBackend::ce_check(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets,
+                           const Tensor& w, const char* op) {
+  const int64_t N = x.rows(), V = E.rows();
+  if (E.cols() != x.cols())
+    throw_runtime("{}: x {} and embedding {} differ in width", op, shape_string(x.shape()), shape_string(E.shape()));
+  need(targets.type() == ElemType::i32, op, "targets must be i32");
+  need_numel(targets, N, op, "targets");
+  need_numel(w, N, op, "row_weight");
+  if (bias.defined()) need_numel(bias, V, op, "bias");
+  std::vector<int32_t> t(N);
+  std::vector<float> hw(N);
+  get(targets, t.data());
+  get(w, hw.data());
+  for (int64_t r = 0; r < N; ++r)
+    if (hw[r] != 0.f && (t[r] < 0 || t[r] >= V))
+      throw_runtime("{}: target[{}] = {} outside the vocabulary [0, {})", op, r, t[r], V);
+}
+
+void CudaBackend::tied_ce_forward(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets,
+                                  const Tensor& row_weight, Tensor& nll) {
+  ce_check(x, E, bias, targets, row_weight, "tied_ce_forward");
+  const int64_t N = x.rows(), d = x.cols(), V = E.rows();
+  need_numel(nll, N, "tied_ce_forward", "nll");
+  auto logits = ctx_.alloc_n<float>(std::max<int64_t>(1, std::min(N, kCeBlock) * V));
+  for (int64_t r0 = 0; r0 < N; r0 += kCeBlock) {
+    const int64_t R = std::min(kCeBlock, N - r0);
+    sgemm(false, true, R, V, d, 1.f, F(x) + r0 * d, d, F(E), d, 0.f, logits.as<float>(), V);
+    cuda::bk::ce_rows_forward(ctx_, logits.as<float>(), F(bias), targets.as<int32_t>() + r0, F(row_weight) + r0, R, V,
+                              F(nll) + r0);
+  }
+}
+
+void CudaBackend::tied_ce_backward(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets,
+                                   const Tensor& row_weight, Tensor& dx, Tensor& dE, Tensor& dbias) {
+  ce_check(x, E, bias, targets, row_weight, "tied_ce_backward");
+  const int64_t N = x.rows(), d = x.cols(), V = E.rows();
+  if (dx.defined()) need_numel(dx, N * d, "tied_ce_backward", "dx");
+  if (dE.defined()) need_numel(dE, V * d, "tied_ce_backward", "dE");
+  if (dbias.defined()) need_numel(dbias, V, "tied_ce_backward", "dbias");
+  auto G = ctx_.alloc_n<float>(std::max<int64_t>(1, std::min(N, kCeBlock) * V));
+  for (int64_t r0 = 0; r0 < N; r0 += kCeBlock) {
+    const int64_t R = std::min(kCeBlock, N - r0);
+    float* g = G.as<float>();
+    sgemm(false, true, R, V, d, 1.f, F(x) + r0 * d, d, F(E), d, 0.f, g, V);
+    cuda::bk::ce_rows_grad(ctx_, g, F(bias), targets.as<int32_t>() + r0, F(row_weight) + r0, R, V);
+    if (dx.defined()) sgemm(false, false, R, d, V, 1.f, g, V, F(E), d, 1.f, F(dx) + r0 * d, d);
+    if (dE.defined()) sgemm(true, false, V, d, R, 1.f, g, V, F(x) + r0 * d, d, 1.f, F(dE), d);
+    if (dbias.defined()) cuda::bk::add_column_sums(ctx_, g, R, V, F(dbias));
+  }
+}
+
+void CudaBackend::round_nearest(const Tensor& x, const Tensor& E, Tensor& ids) {
+  const int64_t N = x.rows(), d = x.cols(), V = E.rows();
+  need(E.cols() == d, "round_nearest", "x and embedding differ in width");
+  need(ids.type() == ElemType::i32, "round_nearest", "ids must be i32");
+  need_numel(ids, N, "round_nearest", "ids");
+  auto off = ctx_.alloc_n<float>(std::max<int64_t>(1, V));
+  auto scores = ctx_.alloc_n<float>(std::max<int64_t>(1, std::min(N, kCeBlock) * V));
+  cuda::bk::neg_row_norms(ctx_, F(E), V, d, off.as<float>());
+  for (int64_t r0 = 0; r0 < N; r0 += kCeBlock) {
+    const int64_t R = std::min(kCeBlock, N - r0);
+    sgemm(false, true, R, V, d, 2.f, F(x) + r0 * d, d, F(E), d, 0.f, scores.as<float>(), V);
+    cuda::bk::argmax_rows(ctx_, scores.as<float>(), off.as<float>(), R, V, ids.as<int32_t>() + r0);
+  }
+}
+
+void CudaBackend::round_argmax(const Tensor& x, const Tensor& E, const Tensor& bias, Tensor& ids) {
+  const int64_t N = x.rows(), d = x.cols(), V = E.rows();
+  need(E.cols() == d, "round_argmax", "x and embedding differ in width");
+  need(ids.type() == ElemType::i32, "round_argmax", "ids must be i32");
+  need_numel(ids, N, "round_argmax", "ids");
+  if (bias.defined()) need_numel(bias, V, "round_argmax", "bias");
+  auto scores = ctx_.alloc_n<float>(std::max<int64_t>(1, std::min(N, kCeBlock) * V));
+  for (int64_t r0 = 0; r0 < N; r0 += kCeBlock) {
+    const int64_t R = std::min(kCeBlock, N - r0);
+    sgemm(false, true, R, V, d, 1.f, F(x) + r0 * d, d, F(E), d, 0.f, scores.as<float>(), V);
+    cuda::bk::argmax_rows(ctx_, scores.as<float>(), F(bias), R, V, ids.as<int32_t>() + r0);
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(int device) {
+  std::string why;
+  if (!cuda::device_available(&why)) throw_runtime("no CUDA device found ({})", why);
+  return std::make_unique<CudaBackend>(device);
+}
+
+}  // namespace mds

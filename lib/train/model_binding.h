@@ -1,0 +1,43 @@
+// What a training session needs from the model library, as one interface:
+// the trainer core stays independent of a particular model (tests bind a
+// small analytic model; mds-train binds lib/model through
+// default_model_binding()).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/trainable.h"
+#include "train/dataset.h"
+
+namespace mds::train {
+
+// The model facts the trainer uses for timestep sampling and bucketing.
+struct ModelShape {
+  int num_timesteps = 2000;
+  int64_t max_src_len = 0;
+  int64_t max_trg_len = 0;
+};
+
+class ModelBinding {
+ public:
+  virtual ~ModelBinding() = default;
+  // Validates a "model" config object for a tokenizer of vocab_size ids and
+  // returns it complete (every default filled in). Usage errors name the field.
+  virtual nlohmann::json normalize(const nlohmann::json& model, uint64_t vocab_size) const = 0;
+  virtual ModelShape shape(const nlohmann::json& normalized) const = 0;
+  // Throws a usage error if models cannot be built on `device` ("cpu", "cuda").
+  virtual void check_device(const std::string& device) const = 0;
+  // A freshly initialised model (init_seed drives the initial weights).
+  virtual std::unique_ptr<TrainableModel> make(const nlohmann::json& normalized, const std::string& device,
+                                               int threads, uint64_t init_seed) const = 0;
+  // The packed batch of these examples (lib/model/trainable.h layout).
+  virtual Batch pack(const nlohmann::json& normalized, const Dataset& data,
+                     const std::vector<uint64_t>& ids) const = 0;
+};
+
+}  // namespace mds::train

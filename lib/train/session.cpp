@@ -1,0 +1,183 @@
+// An mds-train session (see session.h): resolves the config, tokenizer, data
+// and model, then hands them to the Trainer.
+#include "train/session.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "core/error.h"
+#include "io/stream.h"
+#include "text/tokenizer.h"
+#include "train/checkpoint.h"
+#include "train/rng.h"
+#include "train/shard_dataset.h"
+
+namespace mds::train {
+
+using nlohmann::json;
+
+namespace {
+
+json read_config_file(const std::string& path) {
+  if (path != "-" && !std::filesystem::exists(path)) throw_usage("--config {}: no such file", path);
+  const std::vector<uint8_t> bytes = read_all_bytes(path);
+  json doc;
+  try {
+    doc = json::parse(bytes.begin(), bytes.end());
+  } catch (const json::parse_error& e) {
+    std::string what = e.what();
+    const size_t cut = what.find("] ");  // drop nlohmann's "[json.exception.parse_error.101] "
+    throw_usage("{}: invalid JSON: {}", path, cut == std::string::npos ? what : what.substr(cut + 2));
+  }
+  if (!doc.is_object()) throw_usage("{}: expected a JSON object {{\"model\": ..., \"train\": ...}}, found {}", path,
+                                    doc.type_name());
+  for (auto it = doc.begin(); it != doc.end(); ++it)
+    if (it.key() != "model" && it.key() != "train")
+      throw_usage("{}: unknown top-level key \"{}\"; valid keys: model, train", path, it.key());
+  if (doc.contains("model") && !doc["model"].is_object())
+    throw_usage("{}: \"model\" must be a JSON object, found {}", path, doc["model"].type_name());
+  return doc;
+}
+
+// Pairs longer than the model's limits are cut when packed; say how many.
+void warn_long_pairs(const Dataset& d, const ModelShape& shape, Reporter& reporter) {
+  size_t long_src = 0, long_trg = 0;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (shape.max_src_len > 0 && static_cast<int64_t>(d.src(i).size) > shape.max_src_len) ++long_src;
+    if (shape.max_trg_len > 0 && static_cast<int64_t>(d.trg(i).size) > shape.max_trg_len) ++long_trg;
+  }
+  if (long_src)
+    reporter.warning(fmt::format("{}: {} of {} sources are longer than model.max_src_len = {} and are cut to it",
+                                 d.name, long_src, d.size(), shape.max_src_len));
+  if (long_trg)
+    reporter.warning(fmt::format("{}: {} of {} targets are longer than model.max_trg_len = {} and are cut to it",
+                                 d.name, long_trg, d.size(), shape.max_trg_len));
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const {
+    if (f) std::fclose(f);
+  }
+};
+
+}  // namespace
+
+SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding,
+                          const volatile std::sig_atomic_t* stop, std::FILE* out, std::FILE* messages,
+                          bool messages_is_terminal) {
+  SessionResult result;
+  const bool resuming = !opt.resume.empty();
+  if (!resuming && opt.config_path.empty()) throw_usage("--config is required (unless --resume is given)");
+  if (!resuming && opt.tokenizer_path.empty()) throw_usage("--tokenizer is required (unless --resume is given)");
+  if (opt.out.empty() && !opt.print_config) throw_usage("--out is required: where to write the checkpoint");
+
+  // Checkpoint, tokenizer.
+  Container ck;
+  if (resuming) {
+    ck = read_checkpoint(opt.resume);
+    const json& cfg = ck.meta.contains("config") ? ck.meta["config"] : json();
+    if (!cfg.is_object() || !cfg.contains("model") || !cfg.contains("train"))
+      throw_bad_input("{}: checkpoint metadata lacks the \"config\" object with \"model\" and \"train\"", opt.resume);
+  }
+  const Tokenizer tok = resuming ? Tokenizer::from_embedded(ck) : Tokenizer::load(opt.tokenizer_path);
+  if (resuming && !opt.tokenizer_path.empty()) {
+    const Tokenizer given = Tokenizer::load(opt.tokenizer_path);
+    if (given.hash() != tok.hash())
+      throw_usage("--tokenizer {} ({}) differs from the tokenizer in {} ({}); a resumed run keeps its tokenizer",
+                  opt.tokenizer_path, given.hash(), opt.resume, tok.hash());
+  }
+
+  // Config: file or checkpoint, then overrides in order.
+  json doc;
+  std::string where = opt.config_path;
+  if (resuming) {
+    doc = ck.meta["config"];
+    where = opt.resume + " (config)";
+    if (!opt.config_path.empty()) {
+      const json file = read_config_file(opt.config_path);
+      if (file.contains("model") && binding.normalize(file["model"], tok.vocab_size()) != doc["model"])
+        throw_usage("{}: the \"model\" object differs from the one in {}; a resumed run keeps its model (drop "
+                    "\"model\" from the config or pass the same one)",
+                    opt.config_path, opt.resume);
+      if (file.contains("train")) doc["train"] = file["train"];
+      where = opt.config_path;
+    }
+  } else {
+    doc = read_config_file(opt.config_path);
+    if (!doc.contains("model")) throw_usage("{}: no \"model\" object", opt.config_path);
+  }
+  for (const std::string& o : opt.overrides) {
+    if (resuming && o.rfind("model.", 0) == 0)
+      throw_usage("--set {}: a resumed run keeps the checkpoint's model; only train.* can change", o);
+    if (o.rfind("model.", 0) != 0 && o.rfind("train.", 0) != 0)
+      throw_usage("--set {}: the path must start with \"model.\" or \"train.\"", o);
+    apply_override(doc, o);
+  }
+  if (!opt.overrides.empty()) where += " with --set";
+  const TrainConfig tc = train_config_from_json(doc.value("train", json::object()), where + ": train");
+  const json model = resuming ? doc["model"] : binding.normalize(doc["model"], tok.vocab_size());
+  const json effective = {{"model", model}, {"train", train_config_to_json(tc)}};
+  if (opt.print_config) {
+    std::fprintf(out, "%s\n", effective.dump(2).c_str());
+    std::fflush(out);
+    result.config_printed = true;
+    return result;
+  }
+  binding.check_device(opt.device);
+  const ModelShape shape = binding.shape(model);
+
+  // Output streams.
+  std::unique_ptr<std::FILE, FileCloser> log_file;
+  std::FILE* metrics = messages;
+  if (opt.log == "-") {
+    metrics = out;
+  } else if (!opt.log.empty()) {
+    log_file.reset(std::fopen(opt.log.c_str(), "a"));
+    if (!log_file) throw_runtime("--log {}: cannot open for appending: {}", opt.log, std::strerror(errno));
+    metrics = log_file.get();
+  }
+  const bool bar = opt.progress == 1 || (opt.progress == -1 && messages_is_terminal);
+  Reporter reporter(metrics, messages, bar);
+
+  // Data.
+  const Dataset train = load_shard_dataset(opt.data, tok.hash(), "training");
+  std::unique_ptr<Dataset> valid;
+  if (!opt.valid.empty()) valid = std::make_unique<Dataset>(load_shard_dataset(opt.valid, tok.hash(), "validation"));
+  warn_long_pairs(train, shape, reporter);
+  if (valid) warn_long_pairs(*valid, shape, reporter);
+
+  const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::unique_ptr<TrainableModel> net = binding.make(model, opt.device, threads, derive_seed(tc.seed, Stream::init));
+
+  TrainerSetup setup;
+  setup.num_timesteps = shape.num_timesteps;
+  setup.max_src_len = shape.max_src_len;
+  setup.max_trg_len = shape.max_trg_len;
+  setup.pack = [&binding, &model](const Dataset& d, const std::vector<uint64_t>& ids) {
+    return binding.pack(model, d, ids);
+  };
+  setup.checkpoint_path = opt.out;
+  const json provenance = {{"program", "mds-train"},
+                           {"version", MDS_VERSION},
+                           {"data", train.name},
+                           {"valid", valid ? valid->name : std::string()},
+                           {"threads", threads},
+                           {"device", opt.device}};
+  setup.checkpoint_extras = [&](Container& c) {
+    c.meta["config"] = effective;
+    c.meta["provenance"] = provenance;
+    tok.add_to(c, "tokenizer/");
+  };
+  setup.stop_flag = stop;
+  setup.reporter = &reporter;
+
+  Trainer trainer(*net, tc, train, valid.get(), std::move(setup));
+  if (resuming) trainer.resume(ck);
+  result.train = trainer.run();
+  return result;
+}
+
+}  // namespace mds::train

@@ -1,0 +1,429 @@
+// The CUDA Backend against the CPU backend: op by op on random inputs, the
+// whole model's loss and every parameter gradient for a small config, and a
+// 50-step AdamW run whose loss curve must track the CPU's. Skips without a GPU.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <random>
+
+#include "backend/factory.h"
+#include "backend/rng.h"
+#include "core/error.h"
+#include "model/model.h"
+
+#ifdef MDS_HAVE_CUDA
+#include "kernels/context.h"
+#endif
+
+namespace mds {
+namespace {
+
+bool have_gpu() {
+#ifdef MDS_HAVE_CUDA
+  return cuda::device_available();
+#else
+  return false;
+#endif
+}
+
+#define REQUIRE_GPU()                                                   \
+  do {                                                                  \
+    if (!have_gpu()) GTEST_SKIP() << "no CUDA device (or CPU-only build)"; \
+  } while (0)
+
+double rel_err(const std::vector<float>& a, const std::vector<float>& ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (double(a[i]) - ref[i]) * (double(a[i]) - ref[i]);
+    den += double(ref[i]) * ref[i];
+  }
+  return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
+}
+
+std::vector<float> host(Backend& b, const Tensor& t) {
+  std::vector<float> h(t.numel());
+  b.download(t, h.data());
+  return h;
+}
+
+// One tensor on both backends with the same contents.
+struct Pair {
+  Tensor c, g;
+};
+
+class OpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_gpu()) GTEST_SKIP() << "no CUDA device (or CPU-only build)";
+    cpu_ = make_backend("cpu", 2);
+    gpu_ = make_backend("cuda", 1);
+  }
+  Pair rnd(std::vector<int64_t> shape, double scale = 1.0) {
+    Pair p{cpu_->alloc(shape), gpu_->alloc(shape)};
+    std::normal_distribution<float> n(0.f, float(scale));
+    std::vector<float> h(p.c.numel());
+    for (auto& v : h) v = n(gen_);
+    cpu_->upload(p.c, h.data());
+    gpu_->upload(p.g, h.data());
+    return p;
+  }
+  Pair zeros(std::vector<int64_t> shape, ElemType t = ElemType::real) { return {cpu_->alloc(shape, t), gpu_->alloc(shape, t)}; }
+  Pair ints(std::vector<int64_t> shape, int lo, int hi) {
+    Pair p = zeros(shape, ElemType::i32);
+    std::uniform_int_distribution<int> u(lo, hi - 1);
+    std::vector<int32_t> h(p.c.numel());
+    for (auto& v : h) v = u(gen_);
+    cpu_->upload(p.c, h.data());
+    gpu_->upload(p.g, h.data());
+    return p;
+  }
+  void expect_close(const Pair& p, double tol, const char* what) {
+    const double e = rel_err(host(*gpu_, p.g), host(*cpu_, p.c));
+    std::printf("[op] %-28s rel err %.2e\n", what, e);
+    EXPECT_LE(e, tol) << what;  // tol 0: exact (gather)
+  }
+  std::shared_ptr<Backend> cpu_, gpu_;
+  std::mt19937 gen_{1234};
+};
+
+TEST_F(OpTest, DenseAndNormalisation) {
+  auto A = rnd({37, 24}), B = rnd({24, 19}), C = rnd({37, 19});
+  cpu_->gemm(false, false, 0.7, A.c, B.c, 0.3, C.c);
+  gpu_->gemm(false, false, 0.7, A.g, B.g, 0.3, C.g);
+  expect_close(C, 1e-5, "gemm");
+  auto At = rnd({24, 37}), Bt = rnd({19, 24}), Ct = zeros({37, 19});
+  cpu_->gemm(true, true, 1.0, At.c, Bt.c, 0.0, Ct.c);
+  gpu_->gemm(true, true, 1.0, At.g, Bt.g, 0.0, Ct.g);
+  expect_close(Ct, 1e-5, "gemm tt");
+
+  auto x = rnd({33, 40}), W = rnd({24, 40}), b = rnd({24}), y = zeros({33, 24});
+  cpu_->linear_forward(x.c, W.c, b.c, y.c);
+  gpu_->linear_forward(x.g, W.g, b.g, y.g);
+  expect_close(y, 1e-5, "linear_forward");
+  auto dy = rnd({33, 24}), dx = rnd({33, 40}), dW = rnd({24, 40}), db = rnd({24});
+  cpu_->linear_backward(x.c, W.c, dy.c, dx.c, dW.c, db.c);
+  gpu_->linear_backward(x.g, W.g, dy.g, dx.g, dW.g, db.g);
+  expect_close(dx, 1e-5, "linear dx");
+  expect_close(dW, 1e-5, "linear dW");
+  expect_close(db, 1e-5, "linear db");
+
+  auto Wg = rnd({3, 16, 40}), bg = rnd({3, 16}), yg = zeros({33, 16});
+  const std::vector<int64_t> off = {0, 10, 10, 33};
+  cpu_->grouped_linear_forward(x.c, Wg.c, bg.c, off, yg.c);
+  gpu_->grouped_linear_forward(x.g, Wg.g, bg.g, off, yg.g);
+  expect_close(yg, 1e-5, "grouped_linear_forward");
+  auto dyg = rnd({33, 16}), dxg = zeros({33, 40}), dWg = zeros({3, 16, 40}), dbg = zeros({3, 16});
+  cpu_->grouped_linear_backward(x.c, Wg.c, dyg.c, off, dxg.c, dWg.c, dbg.c);
+  gpu_->grouped_linear_backward(x.g, Wg.g, dyg.g, off, dxg.g, dWg.g, dbg.g);
+  expect_close(dxg, 1e-5, "grouped dx");
+  expect_close(dWg, 1e-5, "grouped dW");
+  expect_close(dbg, 1e-5, "grouped db");
+
+  auto g = rnd({40}), be = rnd({40}), yl = zeros({33, 40}), mu = zeros({33}), rs = zeros({33});
+  cpu_->layer_norm_forward(x.c, g.c, be.c, 1e-5, yl.c, mu.c, rs.c);
+  gpu_->layer_norm_forward(x.g, g.g, be.g, 1e-5, yl.g, mu.g, rs.g);
+  expect_close(yl, 1e-5, "layer_norm y");
+  expect_close(rs, 1e-5, "layer_norm rstd");
+  auto dyl = rnd({33, 40}), dxl = rnd({33, 40}), dgl = rnd({40}), dbl = rnd({40});
+  cpu_->layer_norm_backward(x.c, g.c, mu.c, rs.c, dyl.c, dxl.c, dgl.c, dbl.c);
+  gpu_->layer_norm_backward(x.g, g.g, mu.g, rs.g, dyl.g, dxl.g, dgl.g, dbl.g);
+  expect_close(dxl, 1e-5, "layer_norm dx");
+  expect_close(dgl, 1e-5, "layer_norm dgamma");
+  expect_close(dbl, 1e-5, "layer_norm dbeta");
+
+  auto ys = zeros({33, 40});
+  cpu_->softmax_forward(x.c, ys.c);
+  gpu_->softmax_forward(x.g, ys.g);
+  expect_close(ys, 1e-5, "softmax");
+  auto dxs = rnd({33, 40});
+  cpu_->softmax_backward(ys.c, dyl.c, dxs.c);
+  gpu_->softmax_backward(ys.g, dyl.g, dxs.g);
+  expect_close(dxs, 1e-5, "softmax backward");
+
+  for (Activation act : {Activation::tanh, Activation::silu, Activation::gelu}) {
+    auto ya = zeros({33, 40}), dxa = rnd({33, 40});
+    cpu_->activation_forward(act, x.c, ya.c);
+    gpu_->activation_forward(act, x.g, ya.g);
+    expect_close(ya, 1e-5, "activation");
+    cpu_->activation_backward(act, x.c, ya.c, dyl.c, dxa.c);
+    gpu_->activation_backward(act, x.g, ya.g, dyl.g, dxa.g);
+    expect_close(dxa, 1e-5, "activation backward");
+  }
+  EXPECT_NEAR(gpu_->sum_squares(x.g), cpu_->sum_squares(x.c), 1e-6 * cpu_->sum_squares(x.c));
+}
+
+TEST_F(OpTest, RowsRandomAndLosses) {
+  const int B = 3, L = 7, H = 16;
+  auto x = rnd({B * L, H}), pos = rnd({10, H}), temb = rnd({B, H}), out = zeros({B * L, H});
+  cpu_->add_position_time_forward(x.c, pos.c, temb.c, B, L, out.c);
+  gpu_->add_position_time_forward(x.g, pos.g, temb.g, B, L, out.g);
+  expect_close(out, 1e-6, "add_position_time");
+  auto dpos = rnd({10, H}), dtemb = rnd({B, H});
+  cpu_->add_position_time_backward(x.c, B, L, dpos.c, dtemb.c);
+  gpu_->add_position_time_backward(x.g, B, L, dpos.g, dtemb.g);
+  expect_close(dpos, 1e-6, "add_position_time dpos");
+  expect_close(dtemb, 1e-6, "add_position_time dtemb");
+
+  auto idx = ints({29}, 0, B * L), gat = zeros({29, H}), sc = rnd({B * L, H});
+  cpu_->gather_rows(x.c, idx.c, gat.c);
+  gpu_->gather_rows(x.g, idx.g, gat.g);
+  expect_close(gat, 0, "gather_rows");
+  cpu_->scatter_add_rows(gat.c, idx.c, sc.c);
+  gpu_->scatter_add_rows(gat.g, idx.g, sc.g);
+  expect_close(sc, 1e-6, "scatter_add_rows");
+
+  // Counter-based randomness: same keys, same draws.
+  Pair keys = zeros({B * L}, ElemType::u64);
+  std::vector<uint64_t> hk(B * L);
+  for (int i = 0; i < B * L; ++i) hk[i] = rng::row_key(42, i / L, i % L);
+  cpu_->upload(keys.c, hk.data());
+  gpu_->upload(keys.g, hk.data());
+  auto gn = zeros({B * L, H});
+  cpu_->gaussian_fill(keys.c, 7, gn.c);
+  gpu_->gaussian_fill(keys.g, 7, gn.g);
+  expect_close(gn, 1e-6, "gaussian_fill");
+  auto yd = zeros({B * L, H});
+  Pair mask = zeros({B * L, H}, ElemType::u8);
+  cpu_->dropout_forward(x.c, 0.3, keys.c, 9, yd.c, mask.c);
+  gpu_->dropout_forward(x.g, 0.3, keys.g, 9, yd.g, mask.g);
+  expect_close(yd, 1e-7, "dropout_forward");
+  auto dxd = rnd({B * L, H});
+  cpu_->dropout_backward(x.c, mask.c, 0.3, dxd.c);
+  gpu_->dropout_backward(x.g, mask.g, 0.3, dxd.g);
+  expect_close(dxd, 1e-7, "dropout_backward");
+
+  auto ax = rnd({B * L}), m = rnd({H}), am = rnd({B * L}), e = rnd({B * L, H}), ae = rnd({B * L});
+  auto rc = zeros({B * L, H});
+  cpu_->row_combine_forward(x.c, ax.c, m.c, am.c, e.c, ae.c, rc.c);
+  gpu_->row_combine_forward(x.g, ax.g, m.g, am.g, e.g, ae.g, rc.g);
+  expect_close(rc, 1e-6, "row_combine_forward");
+  auto rdx = rnd({B * L, H}), rdm = rnd({H}), rde = rnd({B * L, H});
+  cpu_->row_combine_backward(x.c, ax.c, am.c, ae.c, rdx.c, rdm.c, rde.c);
+  gpu_->row_combine_backward(x.g, ax.g, am.g, ae.g, rdx.g, rdm.g, rde.g);
+  expect_close(rdx, 1e-6, "row_combine dx");
+  expect_close(rdm, 1e-5, "row_combine dm");
+  expect_close(rde, 1e-6, "row_combine de");
+
+  auto sq = zeros({B * L});
+  cpu_->row_sq_diff_forward(x.c, e.c, sq.c);
+  gpu_->row_sq_diff_forward(x.g, e.g, sq.g);
+  expect_close(sq, 1e-6, "row_sq_diff");
+  auto sda = rnd({B * L, H}), sdb = rnd({B * L, H});
+  cpu_->row_sq_diff_backward(x.c, e.c, ax.c, sda.c, sdb.c);
+  gpu_->row_sq_diff_backward(x.g, e.g, ax.g, sda.g, sdb.g);
+  expect_close(sda, 1e-6, "row_sq_diff da");
+  expect_close(sdb, 1e-6, "row_sq_diff db");
+
+  const int V = 50;
+  auto Em = rnd({V, H}), bias = rnd({V}), tg = ints({B * L}, 0, V), nll = zeros({B * L});
+  std::vector<float> hw(B * L, 1.f);
+  hw[3] = 0.f, hw[5] = 2.f;
+  auto w = zeros({B * L});
+  cpu_->upload(w.c, hw.data());
+  gpu_->upload(w.g, hw.data());
+  cpu_->tied_ce_forward(x.c, Em.c, bias.c, tg.c, w.c, nll.c);
+  gpu_->tied_ce_forward(x.g, Em.g, bias.g, tg.g, w.g, nll.g);
+  expect_close(nll, 1e-5, "tied_ce nll");
+  auto cdx = rnd({B * L, H}), cdE = rnd({V, H}), cdb = rnd({V});
+  cpu_->tied_ce_backward(x.c, Em.c, bias.c, tg.c, w.c, cdx.c, cdE.c, cdb.c);
+  gpu_->tied_ce_backward(x.g, Em.g, bias.g, tg.g, w.g, cdx.g, cdE.g, cdb.g);
+  expect_close(cdx, 1e-5, "tied_ce dx");
+  expect_close(cdE, 1e-5, "tied_ce dE");
+  expect_close(cdb, 1e-5, "tied_ce dbias");
+  Pair ids = zeros({B * L}, ElemType::i32);
+  for (int mode = 0; mode < 2; ++mode) {
+    if (mode == 0) cpu_->round_nearest(x.c, Em.c, ids.c), gpu_->round_nearest(x.g, Em.g, ids.g);
+    else cpu_->round_argmax(x.c, Em.c, bias.c, ids.c), gpu_->round_argmax(x.g, Em.g, bias.g, ids.g);
+    std::vector<int32_t> ic(B * L), ig(B * L);
+    cpu_->download(ids.c, ic.data());
+    gpu_->download(ids.g, ig.data());
+    EXPECT_EQ(ic, ig) << (mode == 0 ? "round_nearest" : "round_argmax");
+  }
+
+  auto p = rnd({40}), gr = rnd({40}), am_ = zeros({40}), av = zeros({40});
+  AdamWParams hp;
+  hp.lr = 1e-2, hp.weight_decay = 0.1;
+  for (int s = 1; s <= 3; ++s) {
+    hp.step = s;
+    cpu_->adamw_step(p.c, gr.c, am_.c, av.c, hp);
+    gpu_->adamw_step(p.g, gr.g, am_.g, av.g, hp);
+  }
+  expect_close(p, 1e-6, "adamw");
+  auto ema = rnd({40});
+  cpu_->ema_update(ema.c, p.c, 0.9);
+  gpu_->ema_update(ema.g, p.g, 0.9);
+  expect_close(ema, 1e-6, "ema");
+}
+
+TEST_F(OpTest, MixtureOfExperts) {
+  const int N = 40, E = 4, k = 2, C = 16;
+  auto logits = rnd({N, E}), probs = zeros({N, E});
+  cpu_->softmax_forward(logits.c, probs.c);
+  gpu_->softmax_forward(logits.g, probs.g);
+  Pair idx = zeros({N, k}, ElemType::i32);
+  auto gates = zeros({N, k});
+  cpu_->topk_gates_forward(probs.c, k, true, idx.c, gates.c);
+  gpu_->topk_gates_forward(probs.g, k, true, idx.g, gates.g);
+  expect_close(gates, 1e-6, "topk gates");
+  Pair valid = zeros({N}, ElemType::u8);
+  std::vector<uint8_t> hv(N, 1);
+  for (int i = 30; i < N; ++i) hv[i] = 0;
+  cpu_->upload(valid.c, hv.data());
+  gpu_->upload(valid.g, hv.data());
+  for (int64_t cap : {int64_t(-1), int64_t(12)}) {
+    MoeDispatch dc = cpu_->moe_dispatch(idx.c, valid.c, E, cap), dg = gpu_->moe_dispatch(idx.g, valid.g, E, cap);
+    ASSERT_EQ(dc.offsets, dg.offsets);
+    EXPECT_EQ(dc.dropped, dg.dropped);
+    auto yp = rnd({dc.slots, C}), out = zeros({N, C});
+    cpu_->moe_combine_forward(yp.c, gates.c, dc, out.c);
+    gpu_->moe_combine_forward(yp.g, gates.g, dg, out.g);
+    expect_close(out, 1e-6, "moe_combine_forward");
+    auto dout = rnd({N, C}), dyp = zeros({dc.slots, C}), dgt = zeros({N, k});
+    cpu_->moe_combine_backward(yp.c, gates.c, dc, dout.c, dyp.c, dgt.c);
+    gpu_->moe_combine_backward(yp.g, gates.g, dg, dout.g, dyp.g, dgt.g);
+    expect_close(dyp, 1e-6, "moe_combine dyp");
+    expect_close(dgt, 1e-5, "moe_combine dgates");
+    auto dprobs = rnd({N, E}), dlog = rnd({N, E});
+    cpu_->topk_gates_backward(probs.c, idx.c, true, dgt.c, dprobs.c);
+    gpu_->topk_gates_backward(probs.g, idx.g, true, dgt.g, dprobs.g);
+    expect_close(dprobs, 1e-5, "topk backward");
+    const auto ac = cpu_->router_aux_forward(logits.c, probs.c, valid.c, dc);
+    const auto ag = gpu_->router_aux_forward(logits.g, probs.g, valid.g, dg);
+    EXPECT_NEAR(ag.balance, ac.balance, 1e-5 * ac.balance);
+    EXPECT_NEAR(ag.z, ac.z, 1e-5 * ac.z);
+    cpu_->router_aux_backward(logits.c, probs.c, valid.c, dc, 0.01, 0.001, dlog.c, dprobs.c);
+    gpu_->router_aux_backward(logits.g, probs.g, valid.g, dg, 0.01, 0.001, dlog.g, dprobs.g);
+    expect_close(dlog, 1e-6, "router_aux dlogits");
+    expect_close(dprobs, 1e-5, "router_aux dprobs");
+  }
+}
+
+// ---- whole model -------------------------------------------------------------
+
+ModelConfig gpu_config() {
+  ModelConfig c;
+  c.vocab_size = 60;
+  c.embed_dim = 32;
+  c.hidden_dim = 128;  // 4 heads of 32: a head size the CUDA attention kernel supports
+  c.layers = 2;
+  c.heads = 4;
+  c.ffn_dim = 128;
+  c.time_embed_dim = 32;
+  c.time_hidden_dim = 64;
+  c.max_src_len = 24;
+  c.max_trg_len = 16;
+  c.attention_window = 4;
+  c.moe_experts = 4;
+  c.moe_top_k = 2;
+  c.diffusion_steps = 100;
+  return c;
+}
+
+std::vector<PairIds> model_records() {
+  std::vector<PairIds> r;
+  std::mt19937 g(5);
+  std::uniform_int_distribution<int> tok(5, 59);
+  for (int i = 0; i < 6; ++i) {
+    PairIds p;
+    for (int j = 0; j < 6 + 3 * i; ++j) p.src.push_back(tok(g));
+    for (int j = 0; j < 3 + 2 * (i % 4); ++j) p.trg.push_back(tok(g));
+    r.push_back(p);
+  }
+  return r;
+}
+
+TEST(CudaModel, LossAndGradientsMatchCpu) {
+  REQUIRE_GPU();
+  const ModelConfig c = gpu_config();
+  auto mc = make_model(c, make_backend("cpu", 2), 11);
+  auto mg = make_model(c, make_backend("cuda", 1), 11);
+  const Batch b = pack_batch(model_records(), c, {0, 1, 2, 3, 4, 5});
+  const std::vector<int32_t> t = {3, 20, 45, 60, 80, 99};
+  const std::vector<double> w(6, 1.0);
+  mc->zero_grad();
+  mg->zero_grad();
+  const LossTerms lc = mc->forward_backward(b, t, w, 17, 1.0);
+  const LossTerms lg = mg->forward_backward(b, t, w, 17, 1.0);
+  std::printf("[model] loss cpu %.6f gpu %.6f (mse %.5f/%.5f nll %.5f/%.5f)\n", lc.total, lg.total, lc.mse, lg.mse,
+              lc.rounding_nll, lg.rounding_nll);
+  EXPECT_NEAR(lg.total, lc.total, 1e-2 * std::abs(lc.total));
+  EXPECT_NEAR(lg.mse, lc.mse, 1e-2 * std::abs(lc.mse));
+  EXPECT_NEAR(lg.rounding_nll, lc.rounding_nll, 1e-2 * std::abs(lc.rounding_nll));
+  double worst = 0;
+  std::string worst_name;
+  for (size_t i = 0; i < mc->params().size(); ++i) {
+    const Param& pc = mc->params().at(int(i));
+    const Param& pg = mg->params().at(int(i));
+    const double e = rel_err(host(mg->backend(), pg.grad), host(mc->backend(), pc.grad));
+    if (e > worst) worst = e, worst_name = pc.name;
+    EXPECT_LT(e, 3e-2) << pc.name;
+  }
+  std::printf("[model] worst gradient rel err %.2e (%s) over %zu parameters\n", worst, worst_name.c_str(),
+              mc->params().size());
+  bool fc = false, fg = false;
+  const double nc = mc->grad_norm(&fc), ng = mg->grad_norm(&fg);
+  EXPECT_TRUE(fg);
+  EXPECT_NEAR(ng, nc, 1e-2 * nc);
+}
+
+TEST(CudaModel, FiftyStepsTrackCpuLoss) {
+  REQUIRE_GPU();
+  const ModelConfig c = gpu_config();
+  auto mc = make_model(c, make_backend("cpu", 2), 21);
+  auto mg = make_model(c, make_backend("cuda", 1), 21);
+  const Batch b = pack_batch(model_records(), c, {0, 1, 2, 3, 4, 5});
+  OptimizerSettings opt;
+  opt.lr = 2e-3;
+  const std::vector<double> w(6, 1.0);
+  double worst = 0, first = 0, last_c = 0, last_g = 0;
+  for (int step = 0; step < 50; ++step) {
+    const std::vector<int32_t> t = {(step * 7) % 100, (step * 13 + 5) % 100, (step * 3 + 50) % 100,
+                                    (step * 11 + 20) % 100, (step * 5 + 70) % 100, (step * 17 + 90) % 100};
+    double l[2];
+    int j = 0;
+    for (auto* m : {mc.get(), mg.get()}) {
+      m->zero_grad();
+      l[j++] = m->forward_backward(b, t, w, 100 + step, 1.0).total;
+      m->optimizer_step(opt);
+    }
+    ASSERT_TRUE(std::isfinite(l[1])) << "step " << step;
+    const double e = std::abs(l[1] - l[0]) / std::abs(l[0]);
+    worst = std::max(worst, e);
+    if (step == 0) first = l[0];
+    last_c = l[0], last_g = l[1];
+    if (step % 10 == 0 || step == 49) std::printf("[train] step %2d loss cpu %.5f gpu %.5f\n", step, l[0], l[1]);
+  }
+  std::printf("[train] worst per-step relative loss difference %.2e; cpu %.4f -> %.4f\n", worst, first, last_c);
+  EXPECT_LT(worst, 5e-2);
+  EXPECT_LT(last_g, 0.8 * first);  // the GPU run learns too
+  EXPECT_NEAR(last_g, last_c, 5e-2 * std::abs(last_c));
+}
+
+TEST(CudaModel, FactoryNamesTheBuild) {
+#ifdef MDS_HAVE_CUDA
+  if (have_gpu()) {
+    EXPECT_EQ(make_backend("cuda", 1)->name(), "cuda");
+  } else {
+    try {
+      make_backend("cuda", 1);
+      FAIL() << "expected a runtime error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::runtime);
+      EXPECT_NE(std::string(e.what()).find("no CUDA device found"), std::string::npos);
+    }
+  }
+#else
+  try {
+    make_backend("cuda", 1);
+    FAIL() << "expected a usage error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::usage);
+    EXPECT_NE(std::string(e.what()).find("CPU-only build"), std::string::npos);
+  }
+#endif
+}
+
+}  // namespace
+}  // namespace mds
