@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "model/schedule.h"
 #include "sample/denoiser.h"
 #include "sample/text_codec.h"
 
@@ -41,7 +42,10 @@ inline std::vector<float> random_embeddings(int V, int d, uint32_t seed, float s
 class AnalyticBase : public Denoiser {
  public:
   AnalyticBase(DenoiserInfo info, std::vector<float> emb, std::vector<float> m)
-      : info_(info), schedule_(SamplingSchedule::sqrt_schedule(2000)), emb_(std::move(emb)), m_(std::move(m)) {}
+      : info_(info),
+        schedule_(SamplingSchedule::from_alpha_bar(NoiseSchedule::sqrt_schedule(2000).alpha_bars(), "sqrt")),
+        emb_(std::move(emb)),
+        m_(std::move(m)) {}
   void set_schedule(SamplingSchedule s) { schedule_ = std::move(s); }
   const DenoiserInfo& info() const override { return info_; }
   const SamplingSchedule& schedule() const override { return schedule_; }

@@ -1,4 +1,4 @@
-// Sqrt schedule table and DPM-Solver's continuous-time interpolation of it.
+// The schedule table and DPM-Solver's continuous-time interpolation of it.
 #include "sample/sampling_schedule.h"
 
 #include <algorithm>
@@ -7,20 +7,6 @@
 #include "core/error.h"
 
 namespace mds {
-
-SamplingSchedule SamplingSchedule::sqrt_schedule(int T) {
-  if (T < 2) throw_usage("noise schedule: expected at least 2 diffusion steps, got {}", T);
-  auto abar_fn = [](double s) { return 1.0 - std::sqrt(s + 1e-4); };
-  std::vector<double> abar(static_cast<size_t>(T));
-  double prod = 1.0;
-  for (int i = 0; i < T; ++i) {
-    const double t1 = static_cast<double>(i) / T, t2 = static_cast<double>(i + 1) / T;
-    const double beta = std::min(1.0 - abar_fn(t2) / abar_fn(t1), 0.999);
-    prod *= 1.0 - beta;
-    abar[static_cast<size_t>(i)] = prod;
-  }
-  return from_alpha_bar(std::move(abar), "sqrt");
-}
 
 SamplingSchedule SamplingSchedule::from_alpha_bar(std::vector<double> alpha_bar, std::string name) {
   if (alpha_bar.size() < 2) throw_usage("noise schedule '{}': expected at least 2 steps, got {}", name, alpha_bar.size());

@@ -12,12 +12,7 @@ namespace mds {
 
 class SamplingSchedule {
  public:
-  // DiffuSeq's sqrt schedule: abar(s) = 1 - sqrt(s + 1e-4),
-  // beta_i = min(1 - abar((i+1)/T) / abar(i/T), 0.999), abar_i = prod(1 - beta)
-  // [DS-main get_named_beta_schedule('sqrt'), betas_for_alpha_bar].
-  static SamplingSchedule sqrt_schedule(int T);
-  // From an explicit abar table (strictly decreasing, in (0, 1)); for tests and
-  // for models that store their own table.
+  // From the model's abar table (strictly decreasing, in (0, 1)).
   static SamplingSchedule from_alpha_bar(std::vector<double> alpha_bar, std::string name);
 
   int steps() const { return static_cast<int>(alpha_bar_.size()); }  // T
