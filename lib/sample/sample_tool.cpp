@@ -69,6 +69,8 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   stats["first_output_seconds"] = st.first_output_seconds;
   stats["model_evaluations"] = ss.model_evaluations;
   stats["model_seconds"] = ss.model_seconds;
+  stats["denoised_tokens"] = ss.denoised_tokens;
+  stats["generate_seconds"] = ss.seconds;
   stats["denoised_tokens_per_second"] = ss.model_seconds > 0 ? static_cast<double>(ss.denoised_tokens) / ss.model_seconds : 0.0;
   if (!opt.meta_path.empty()) {
     meta["stats"] = stats;
