@@ -17,7 +17,7 @@ mds-tokenize train --vocab-size 4096 -o "$out/tok.mds" "$data/qqp_small.train.js
 
 echo "== 2. encode the splits into token shards" >&2
 for split in train valid test; do
-  mds-tokenize encode -m "$out/tok.mds" --max-src-len 64 --max-trg-len 64 \
+  mds-tokenize encode -m "$out/tok.mds" --max-src-len 64 --max-trg-len 32 \
     -o "$out/$split.mds" "$data/qqp_small.$split.jsonl"
 done
 
@@ -38,12 +38,13 @@ PY
 echo "== 5. train the tiny MoE-DiffuSeq config on the CPU (a few minutes on 2 cores)" >&2
 mds-train --config examples/configs/tiny.json --tokenizer "$out/tok.mds" --valid "$out/valid.mds" \
   --steps "${MDS_DEMO_STEPS:-300}" --log "$out/train.log.jsonl" -o "$out/model.mds" "$out/train.mds"
-mds-inspect "$out/model.mds" | head -20
+mds-inspect "$out/model.mds" > "$out/model.inspect.txt"
+sed -n 1,12p "$out/model.inspect.txt"
 
 echo "== 6. sample the test sources (DPM-Solver++, 10 steps) and score them" >&2
 mds-sample -m "$out/model.mds" --solver dpm++ --steps 10 --seed 1 \
   --meta "$out/sample.meta.json" < "$data/qqp_small.test.jsonl" > "$out/test.hyp.jsonl"
-head -3 "$out/test.hyp.jsonl"
+sed -n 1,3p "$out/test.hyp.jsonl"
 mds-eval rouge --pretty < "$out/test.hyp.jsonl" > "$out/rouge.json"
 mds-eval bleu --pretty < "$out/test.hyp.jsonl" > "$out/bleu.json"
 cat "$out/rouge.json" "$out/bleu.json"
