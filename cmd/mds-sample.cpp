@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-trg-len", o.sampler.max_trg_len, "target slots to generate (0 = the model's)")->capture_default_str();
   app.add_option("--threads", o.model.threads, "CPU threads (0 = all cores)")->capture_default_str();
-  app.add_option("--device", o.model.device, "cpu, or cuda (the first GPU) in CUDA builds")->capture_default_str();
+  app.add_option("--device", o.model.device, "auto (cuda when a GPU is usable, else cpu), cpu, or in CUDA builds cuda (bf16 tensor-core products) or cuda-f32")->capture_default_str();
   app.add_flag("--skip-bad", o.skip_bad, "skip and count malformed records instead of failing");
   app.add_option("--meta", o.meta_path, "write the sampler configuration (and final statistics) as JSON to this file");
   app.add_option("--rounding", rounding, "round x0 to the nearest embedding each step: on, off, auto (ddpm/ddim on)")

@@ -111,7 +111,10 @@ int main(int argc, char** argv) {
   auto* o_prog = app.add_flag("--progress", progress, "draw the progress bar even when stderr is not a terminal");
   app.add_flag("--no-progress", no_progress, "never draw the progress bar")->excludes(o_prog);
   app.add_option("--threads", opt.threads, "CPU threads (0 = all)")->check(integer_at_least(0));
-  app.add_option("--device", opt.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--device", opt.device,
+                 "auto (cuda when a GPU is usable, else cpu), cpu, cuda (bf16 tensor-core products) or cuda-f32")
+      ->check(CLI::IsMember({"auto", "cpu", "cpu-f64", "cuda", "cuda-f32"}))
+      ->capture_default_str();
   app.add_flag("--print-config", opt.print_config, "print the effective config (defaults filled in) and exit");
 
   return mds::cli::run(app, argc, argv, [&] {

@@ -513,7 +513,7 @@ AttnParams make_params(const AttentionShape& s, const AttentionPattern& pat, con
   p.H = s.heads;
   p.ld_qkv = ld_qkv;
   p.lengths = lengths;
-  p.scale = 1.f / std::sqrt(float(s.head_dim));
+  p.scale = s.scale > 0.f ? s.scale : 1.f / std::sqrt(float(s.head_dim));
   for (int h = 0; h < s.heads; ++h) {
     const int dil = pat.dilation.empty() ? 1 : pat.dilation[h];
     if (dil < 1) throw_usage("{}: dilation of head {} is {}, must be >= 1", what, h, dil);

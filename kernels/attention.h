@@ -22,6 +22,9 @@ constexpr int kAttentionMaxHeads = 64;
 
 struct AttentionShape {
   int batch = 0, seq_len = 0, heads = 0, head_dim = 0;  // head_dim in {32, 64, 128}
+  // Score scale; 0 means 1/sqrt(head_dim). Callers that zero-pad narrower
+  // heads to a supported width pass 1/sqrt(their true width).
+  float scale = 0.f;
 };
 
 struct AttentionPattern {

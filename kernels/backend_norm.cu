@@ -1,6 +1,7 @@
 // Row-wise fp32 kernels of the CUDA Backend: layer norm, softmax and the
 // per-row squared difference (one warp per row, fp32 sums).
 #include "kernels/backend_ops.h"
+#include "kernels/column_reduce.cuh"
 
 namespace mds::cuda::bk {
 namespace {
@@ -47,19 +48,16 @@ __global__ void ln_bwd_dx_k(const float* x, const float* g, const float* mean, c
   sgx = warp_sum(sgx) / float(cols);
   for (int64_t c = lane; c < cols; c += 32) dx[r * cols + c] += rs * (dyr[c] * g[c] - sg - (xr[c] - mu) * rs * sgx);
 }
-__global__ void ln_bwd_params_k(const float* x, const float* mean, const float* rstd, const float* dy, float* dg,
-                                float* db, int64_t rows, int64_t cols) {
-  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (c >= cols) return;
-  float sg = 0.f, sb = 0.f;
-  for (int64_t r = 0; r < rows; ++r) {
+// Per row r: (dy·x̂, dy) for the gain and shift gradients.
+struct LnParamTerm {
+  const float *x, *mean, *rstd, *dy;
+  __device__ void operator()(int64_t r, int64_t c, float (&acc)[2]) const {
     const float d = dy[r * cols + c];
-    sg += d * (x[r * cols + c] - mean[r]) * rstd[r];
-    sb += d;
+    acc[0] += d * (x[r * cols + c] - mean[r]) * rstd[r];
+    acc[1] += d;
   }
-  if (dg) dg[c] += sg;
-  if (db) db[c] += sb;
-}
+  int64_t cols;
+};
 __global__ void sm_fwd_k(const float* x, float* y, int64_t rows, int64_t cols) {
   ROW_OF_WARP
   const float* xr = x + r * cols;
@@ -113,7 +111,8 @@ void layer_norm_backward(Context& ctx, const float* x, const float* g, const flo
   if (rows == 0) return;
   if (dx) ln_bwd_dx_k<<<row_grid(rows), 32 * kWarps, 0, ctx.stream()>>>(x, g, mean, rstd, dy, dx, rows, cols);
   if (dg || db)
-    ln_bwd_params_k<<<unsigned((cols + 127) / 128), 128, 0, ctx.stream()>>>(x, mean, rstd, dy, dg, db, rows, cols);
+    colred::column_reduce<2>(ctx, LnParamTerm{x, mean, rstd, dy, cols}, rows, cols, colred::Outputs<2>{{dg, db}},
+                             "ln_bwd_params");
   MDS_CUDA_CHECK_LAUNCH("ln_bwd");
 }
 void softmax_forward(Context& ctx, const float* x, float* y, int64_t rows, int64_t cols) {

@@ -22,9 +22,10 @@ void scale(Context& ctx, float* x, float alpha, int64_t n);
 // act: 0 tanh, 1 silu, 2 gelu (erf form)
 void activation_forward(Context& ctx, int act, const float* x, float* y, int64_t n);
 void activation_backward(Context& ctx, int act, const float* x, const float* y, const float* dy, float* dx, int64_t n);
-void f32_to_bf16(Context& ctx, const float* x, bf16* y, int64_t n);
-void bf16_to_f32_add(Context& ctx, const bf16* x, float* y, int64_t n);  // y += x
-void bf16_to_f32(Context& ctx, const bf16* x, float* y, int64_t n);
+// Rows ("groups") of d values to bf16 rows of dp >= d values, zero-padded, and
+// back (overwriting or adding): attention heads widened to a kernel width.
+void f32_to_bf16_padded(Context& ctx, const float* x, bf16* y, int64_t groups, int d, int dp);
+void bf16_padded_to_f32(Context& ctx, const bf16* x, float* y, int64_t groups, int d, int dp, bool accumulate);
 void add_bias_rows(Context& ctx, float* y, const float* b, int64_t rows, int64_t cols);
 void add_column_sums(Context& ctx, const float* x, int64_t rows, int64_t cols, float* out);  // out += colsum
 

@@ -3,6 +3,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/backend_ops.h"
+#include "kernels/column_reduce.cuh"
 
 namespace mds::cuda::bk {
 namespace {
@@ -40,19 +41,27 @@ __global__ void act_bwd_k(int act, const float* x, const float* y, const float* 
     dx[i] += dy[i] * d;
   }
 }
-__global__ void to_bf16_k(const float* x, bf16* y, int64_t n) { GRID_STRIDE(i, n) y[i] = __float2bfloat16(x[i]); }
-__global__ void from_bf16_k(const bf16* x, float* y, int64_t n, bool acc) {
-  GRID_STRIDE(i, n) y[i] = (acc ? y[i] : 0.f) + __bfloat162float(x[i]);
-}
 __global__ void bias_rows_k(float* y, const float* b, int64_t rows, int64_t cols) {
   GRID_STRIDE(i, rows * cols) y[i] += b[i % cols];
 }
-// One thread per column, rows in order: deterministic.
-__global__ void colsum_k(const float* x, int64_t rows, int64_t cols, float* out) {
-  GRID_STRIDE(c, cols) {
-    float s = 0.f;
-    for (int64_t r = 0; r < rows; ++r) s += x[r * cols + c];
-    out[c] += s;
+struct RowTerm {
+  const float* x;
+  int64_t cols;
+  __device__ void operator()(int64_t r, int64_t c, float (&acc)[1]) const { acc[0] += x[r * cols + c]; }
+};
+// y[g, c] = x[g, c] for c < d, 0 for d <= c < dp: rows of d values widened to dp.
+__global__ void to_bf16_padded_k(const float* x, bf16* y, int64_t groups, int d, int dp) {
+  GRID_STRIDE(i, groups * dp) {
+    const int64_t g = i / dp;
+    const int c = int(i % dp);
+    y[i] = c < d ? __float2bfloat16(x[g * d + c]) : __float2bfloat16(0.f);
+  }
+}
+__global__ void from_bf16_padded_k(const bf16* x, float* y, int64_t groups, int d, int dp, bool acc) {
+  GRID_STRIDE(i, groups * d) {
+    const int64_t g = i / d;
+    const int c = int(i % d);
+    y[i] = (acc ? y[i] : 0.f) + __bfloat162float(x[g * dp + c]);
   }
 }
 }  // namespace
@@ -74,14 +83,17 @@ void activation_forward(Context& ctx, int act, const float* x, float* y, int64_t
 void activation_backward(Context& ctx, int act, const float* x, const float* y, const float* dy, float* dx, int64_t n) {
   LAUNCH(act_bwd_k, n, act, x, y, dy, dx, n);
 }
-void f32_to_bf16(Context& ctx, const float* x, bf16* y, int64_t n) { LAUNCH(to_bf16_k, n, x, y, n); }
-void bf16_to_f32_add(Context& ctx, const bf16* x, float* y, int64_t n) { LAUNCH(from_bf16_k, n, x, y, n, true); }
-void bf16_to_f32(Context& ctx, const bf16* x, float* y, int64_t n) { LAUNCH(from_bf16_k, n, x, y, n, false); }
+void f32_to_bf16_padded(Context& ctx, const float* x, bf16* y, int64_t groups, int d, int dp) {
+  LAUNCH(to_bf16_padded_k, groups * dp, x, y, groups, d, dp);
+}
+void bf16_padded_to_f32(Context& ctx, const bf16* x, float* y, int64_t groups, int d, int dp, bool accumulate) {
+  LAUNCH(from_bf16_padded_k, groups * d, x, y, groups, d, dp, accumulate);
+}
 void add_bias_rows(Context& ctx, float* y, const float* b, int64_t rows, int64_t cols) {
   LAUNCH(bias_rows_k, rows * cols, y, b, rows, cols);
 }
 void add_column_sums(Context& ctx, const float* x, int64_t rows, int64_t cols, float* out) {
-  LAUNCH(colsum_k, cols, x, rows, cols, out);
+  colred::column_reduce<1>(ctx, RowTerm{x, cols}, rows, cols, colred::Outputs<1>{{out}}, "add_column_sums");
 }
 
 }  // namespace mds::cuda::bk

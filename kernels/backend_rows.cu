@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "kernels/backend_ops.h"
+#include "kernels/column_reduce.cuh"
 
 namespace mds::cuda::bk {
 namespace {
@@ -32,14 +33,12 @@ __global__ void dpos_k(const float* d, int B, int L, int64_t H, float* dpos) {
     dpos[i] += s;
   }
 }
-__global__ void dtemb_k(const float* d, int B, int L, int64_t H, float* dt) {
-  GRID_STRIDE(i, int64_t(B) * H) {
-    const int64_t b = i / H, c = i % H;
-    float s = 0.f;
-    for (int l = 0; l < L; ++l) s += d[(b * L + l) * H + c];
-    dt[i] += s;
-  }
-}
+// dtemb[b] collects the rows of example b: a column sum over its L rows.
+struct RowTerm {
+  const float* d;
+  int64_t cols;
+  __device__ void operator()(int64_t r, int64_t c, float (&acc)[1]) const { acc[0] += d[r * cols + c]; }
+};
 __global__ void combine_fwd_k(const float* x, const float* ax, const float* m, const float* am, const float* e,
                               const float* ae, float* out, int64_t R, int64_t C) {
   GRID_STRIDE(i, R * C) {
@@ -58,13 +57,11 @@ __global__ void combine_bwd_k(const float* d, const float* ax, const float* ae, 
     if (de) de[i] += ae[r] * d[i];
   }
 }
-__global__ void combine_dm_k(const float* d, const float* am, float* dm, int64_t R, int64_t C) {
-  GRID_STRIDE(c, C) {
-    float s = 0.f;
-    for (int64_t r = 0; r < R; ++r) s += am[r] * d[r * C + c];
-    dm[c] += s;
-  }
-}
+struct WeightedRowTerm {
+  const float *d, *w;
+  int64_t cols;
+  __device__ void operator()(int64_t r, int64_t c, float (&acc)[1]) const { acc[0] += w[r] * d[r * cols + c]; }
+};
 }  // namespace
 
 #define LAUNCH(kernel, n, ...)                                                   \
@@ -86,7 +83,10 @@ void add_position_time_forward(Context& ctx, const float* x, const float* pos, c
 }
 void add_position_time_backward(Context& ctx, const float* dout, int B, int L, int64_t H, float* dpos, float* dtemb) {
   if (dpos) LAUNCH(dpos_k, int64_t(L) * H, dout, B, L, H, dpos);
-  if (dtemb) LAUNCH(dtemb_k, int64_t(B) * H, dout, B, L, H, dtemb);
+  if (dtemb)
+    for (int b = 0; b < B; ++b)
+      colred::column_reduce<1>(ctx, RowTerm{dout + int64_t(b) * L * H, H}, L, H, colred::Outputs<1>{{dtemb + b * H}},
+                               "dtemb");
 }
 void row_combine_forward(Context& ctx, const float* x, const float* ax, const float* m, const float* am,
                          const float* e, const float* ae, float* out, int64_t R, int64_t C) {
@@ -95,7 +95,7 @@ void row_combine_forward(Context& ctx, const float* x, const float* ax, const fl
 void row_combine_backward(Context& ctx, const float* dout, const float* ax, const float* am, const float* ae,
                           float* dx, float* dm, float* de, int64_t R, int64_t C) {
   if (dx || de) LAUNCH(combine_bwd_k, R * C, dout, ax, ae, dx, de, R, C);
-  if (dm) LAUNCH(combine_dm_k, C, dout, am, dm, R, C);
+  if (dm) colred::column_reduce<1>(ctx, WeightedRowTerm{dout, am, C}, R, C, colred::Outputs<1>{{dm}}, "combine_dm");
 }
 
 }  // namespace mds::cuda::bk

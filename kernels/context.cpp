@@ -1,6 +1,7 @@
 // Context, memory pool and error reporting of the CUDA backend (see context.h).
 #include "kernels/context.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace mds::cuda {
@@ -47,10 +48,12 @@ MemoryPool::~MemoryPool() {
 
 void* MemoryPool::allocate(size_t bytes) {
   size_t size = round_size(bytes);
-  // Exact-size reuse keeps fragmentation predictable; training loops repeat shapes.
-  auto it = free_.find(size);
-  if (it != free_.end()) {
+  // Best fit within 1/8 slack: training loops repeat shapes, and the slack
+  // absorbs the step-to-step drift of data-dependent sizes.
+  auto it = free_.lower_bound(size);
+  if (it != free_.end() && it->first - size <= std::max(size / 8, size_t(512))) {
     void* p = it->second;
+    size = it->first;
     free_.erase(it);
     cached_ -= size;
     live_[p] = size;
@@ -146,7 +149,7 @@ Context::Context(int device, size_t workspace_bytes) {
   MDS_CUBLAS_CHECK(cublasLtCreate(&lt_));
   workspace_bytes_ = workspace_bytes;
   if (workspace_bytes_ > 0) MDS_CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
-  pool_ = std::make_unique<MemoryPool>(device);
+  pool_ = std::make_shared<MemoryPool>(device);
 }
 
 Context::~Context() {

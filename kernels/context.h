@@ -50,10 +50,13 @@ struct DeviceInfo {
 };
 
 // A caching allocator bound to one stream. Blocks are rounded up (512 B below
-// 1 MiB, 2 MiB above) and kept on free lists by size on release; a freed block
-// is handed out again only to work queued on the same stream, so stream order
-// makes reuse safe without synchronisation. On cudaMalloc failure the cache is
-// emptied and the allocation retried once.
+// 1 MiB, 2 MiB above) and kept on free lists by size on release; a request
+// takes the smallest cached block that fits without wasting more than an
+// eighth (so MoE buffers, whose size changes a little every step, reuse
+// blocks instead of growing the cache). A freed block is handed out again only
+// to work queued on the same stream, so stream order makes reuse safe without
+// synchronisation. On cudaMalloc failure the cache is emptied and the
+// allocation retried once.
 class MemoryPool {
  public:
   explicit MemoryPool(int device) : device_(device) {}
@@ -64,6 +67,7 @@ class MemoryPool {
   void* allocate(size_t bytes);
   void release(void* ptr);
   void empty_cache();  // cudaFree every cached (unused) block
+  void reset_peak() { peak_ = in_use_; }
 
   size_t bytes_in_use() const { return in_use_; }
   size_t bytes_cached() const { return cached_; }
@@ -120,6 +124,10 @@ class Context {
   void* workspace() const { return workspace_; }
   size_t workspace_bytes() const { return workspace_bytes_; }
   MemoryPool& pool() { return *pool_; }
+  // Shared ownership for allocations that may outlive the context (backend
+  // tensors): the pool, and with it every cached block, lives until the last
+  // of them is released.
+  std::shared_ptr<MemoryPool> shared_pool() const { return pool_; }
 
   DeviceBuffer alloc(size_t bytes) { return DeviceBuffer(pool_.get(), bytes); }
   template <typename T>
@@ -142,7 +150,7 @@ class Context {
   cublasLtHandle_t lt_ = nullptr;
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
-  std::unique_ptr<MemoryPool> pool_;
+  std::shared_ptr<MemoryPool> pool_;
   std::map<std::string, std::shared_ptr<GemmPlan>> gemm_plans_;
 };
 

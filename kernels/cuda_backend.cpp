@@ -1,8 +1,14 @@
 // The CUDA Backend: every operation of backend/backend.h on one GPU. Tensors
-// are fp32 ("real") in device memory, so results track the CPU f32 backend.
-// Dense products run as fp32 cuBLAS GEMMs; attention runs the flash-style
-// bf16 kernel (kernels/attention.h) on bf16 copies of q/k/v with fp32
-// accumulation; small row-wise ops are the fp32 kernels of backend_ops.h.
+// are fp32 ("real") in device memory: they are the master weights, and the
+// activations keep fp32 between operations. Two precisions of the products:
+// - "cuda" (default): the dense and expert GEMMs run on bf16 tensor cores
+//   with fp32 accumulation (cuBLAS CUBLAS_COMPUTE_32F_FAST_16BF rounds the
+//   fp32 operands to bf16 on the fly), as autocast training does;
+// - "cuda-f32": plain fp32 GEMMs, which track the CPU f32 backend closely.
+// Rounding to the vocabulary (a decision, not a gradient) stays fp32 in both.
+// Attention runs the flash-style bf16 kernel (kernels/attention.h) on bf16
+// copies of q/k/v with fp32 accumulation; small row-wise ops are the fp32
+// kernels of backend_ops.h. Memory comes from the context's caching pool.
 // The MoE dispatch needs its offsets on the host anyway (backend.h), so it
 // downloads the top-k picks and sorts them with the CPU routine.
 #include "kernels/cuda_backend.h"
@@ -50,7 +56,7 @@ void throw_cublas(cublasStatus_t st, const char* what) {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) : ctx_(device) {
+  CudaBackend(int device, CudaPrecision precision) : ctx_(device), precision_(precision) {
     throw_cublas(cublasCreate(&blas_), "cublasCreate");
     throw_cublas(cublasSetStream(blas_, ctx_.stream()), "cublasSetStream");
     // Plain fp32 products (no TF32), to match the CPU reference.
@@ -61,8 +67,18 @@ class CudaBackend final : public Backend {
     cublasDestroy(blas_);
   }
 
-  std::string name() const override { return "cuda"; }
+  std::string name() const override { return precision_ == CudaPrecision::bf16 ? "cuda" : "cuda-f32"; }
   int real_bytes() const override { return 4; }
+  MemoryStats memory_stats() const override {
+    const auto pool = ctx_.shared_pool();
+    MemoryStats m;
+    m.in_use_bytes = int64_t(pool->bytes_in_use());
+    m.peak_bytes = int64_t(pool->peak_bytes_in_use());
+    m.reserved_bytes = int64_t(pool->bytes_in_use() + pool->bytes_cached());
+    return m;
+  }
+  void reset_peak_memory() override { ctx_.shared_pool()->reset_peak(); }
+  void synchronize() override { ctx_.synchronize(); }
 
   Tensor alloc(std::vector<int64_t> shape, ElemType type) override {
     int64_t n = 1;
@@ -71,14 +87,16 @@ class CudaBackend final : public Backend {
       n *= s;
     }
     const size_t bytes = std::max<size_t>(1, size_t(n) * elem_bytes(type));
-    void* p = nullptr;
-    cudaError_t err = cudaMalloc(&p, (bytes + 255) / 256 * 256);
-    if (err != cudaSuccess) {
-      cudaGetLastError();
-      throw_runtime("cuda alloc: cannot allocate {} bytes for {}: {}", bytes, shape_string(shape),
-                    cudaGetErrorString(err));
-    }
-    std::shared_ptr<void> owner(p, [](void* q) { cudaFree(q); });
+    // The deleter holds the pool, so tensors may outlive the backend.
+    std::shared_ptr<cuda::MemoryPool> pool = ctx_.shared_pool();
+    void* p = pool->allocate(bytes);
+    std::shared_ptr<void> owner(p, [pool](void* q) {
+      try {
+        pool->release(q);
+      } catch (...) {
+        // A tensor's block always comes from this pool; a destructor cannot report.
+      }
+    });
     MDS_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, ctx_.stream()));
     return Tensor(owner, p, std::move(shape), type);
   }
@@ -402,8 +420,9 @@ class CudaBackend final : public Backend {
   }
   // Row-major C[M,N] = alpha op(A) op(B) + beta C through column-major cuBLAS
   // (C^T = op(B)^T op(A)^T).
+  // `exact` forces fp32 (rounding decisions); otherwise the backend's precision.
   void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-             const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+             const float* B, int64_t ldb, float beta, float* C, int64_t ldc, bool exact = false) {
     if (M == 0 || N == 0) return;
     if (K == 0) {
       if (beta == 0.f) {
@@ -413,9 +432,17 @@ class CudaBackend final : public Backend {
       }
       return;
     }
-    throw_cublas(cublasSgemm(blas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(N), int(M),
-                             int(K), &alpha, B, int(ldb), A, int(lda), &beta, C, int(ldc)),
-                 "cublasSgemm");
+    const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (exact || precision_ == CudaPrecision::f32) {
+      throw_cublas(cublasSgemm(blas_, opb, opa, int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda), &beta, C,
+                               int(ldc)),
+                   "cublasSgemm");
+      return;
+    }
+    throw_cublas(cublasGemmEx(blas_, opb, opa, int(N), int(M), int(K), &alpha, B, CUDA_R_32F, int(ldb), A, CUDA_R_32F,
+                              int(lda), &beta, C, CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F_FAST_16BF,
+                              CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmEx (bf16 tensor cores)");
   }
   void check_offsets(const std::vector<int64_t>& offsets, int64_t experts, int64_t rows, const char* op) {
     if (static_cast<int64_t>(offsets.size()) != experts + 1 || offsets.front() != 0 || offsets.back() != rows)
@@ -435,6 +462,7 @@ class CudaBackend final : public Backend {
                 const char* op);
 
   Context ctx_;
+  CudaPrecision precision_;
   cublasHandle_t blas_ = nullptr;
 };
 
@@ -450,13 +478,28 @@ cuda::AttentionGlobals* make_globals(const AttentionShape& s, const AttentionPat
   return holder.get();
 }
 
+// The kernel's head widths. Narrower heads (the tiny config's 24, a 768/16
+// model's 48) are zero-padded to the next one: zero columns add nothing to
+// q·k, and the padded output columns (from zero v columns) are dropped.
+int kernel_head_dim(int head_dim) {
+  for (int w : {32, 64, 128})
+    if (head_dim <= w) return w;
+  return 0;
+}
+
 void check_attention(const AttentionShape& s, const Tensor& qkv, const char* op) {
   const int64_t H = int64_t(s.heads) * s.head_dim;
-  if (s.head_dim != 32 && s.head_dim != 64 && s.head_dim != 128)
-    throw_runtime("{}: the CUDA attention kernel needs head_dim 32, 64 or 128, got {}", op, s.head_dim);
+  if (s.head_dim < 1 || kernel_head_dim(s.head_dim) == 0)
+    throw_runtime("{}: the CUDA attention kernel supports head_dim up to 128, got {}", op, s.head_dim);
   need_numel(qkv, int64_t(s.batch) * s.seq_len * 3 * H, op, "qkv");
   if (static_cast<int>(s.dilation.size()) != s.heads)
     throw_runtime("{}: {} dilations for {} heads", op, s.dilation.size(), s.heads);
+}
+
+cuda::AttentionShape kernel_shape(const AttentionShape& s) {
+  cuda::AttentionShape k{s.batch, s.seq_len, s.heads, kernel_head_dim(s.head_dim)};
+  k.scale = 1.f / std::sqrt(float(s.head_dim));
+  return k;
 }
 
 void CudaBackend::attention_forward(const AttentionShape& s, const AttentionPattern& p, const Tensor& qkv, Tensor& out,
@@ -465,20 +508,22 @@ void CudaBackend::attention_forward(const AttentionShape& s, const AttentionPatt
   const int64_t H = int64_t(s.heads) * s.head_dim, rows = int64_t(s.batch) * s.seq_len;
   need_numel(out, rows * H, "attention_forward", "out");
   need_numel(lse, int64_t(s.batch) * s.heads * s.seq_len, "attention_forward", "lse");
-  auto qkv16 = ctx_.alloc_n<cuda::bf16>(rows * 3 * H);
-  auto out16 = ctx_.alloc_n<cuda::bf16>(rows * H);
+  const int d = s.head_dim, dp = kernel_head_dim(d);
+  const int64_t Hp = int64_t(s.heads) * dp;
+  auto qkv16 = ctx_.alloc_n<cuda::bf16>(rows * 3 * Hp);
+  auto out16 = ctx_.alloc_n<cuda::bf16>(rows * Hp);
   auto lengths = ctx_.alloc_n<int32_t>(std::max(1, s.batch));
-  cuda::bk::f32_to_bf16(ctx_, F(qkv), qkv16.as<cuda::bf16>(), rows * 3 * H);
+  cuda::bk::f32_to_bf16_padded(ctx_, F(qkv), qkv16.as<cuda::bf16>(), rows * 3 * s.heads, d, dp);
   cuda::attention_lengths_from_valid(ctx_, p.valid.as<uint8_t>(), s.batch, s.seq_len, lengths.as<int32_t>());
   std::unique_ptr<cuda::AttentionGlobals> holder;
   cuda::AttentionForwardArgs a;
   const cuda::bf16* base = qkv16.as<cuda::bf16>();
-  a.q = base, a.k = base + H, a.v = base + 2 * H, a.ld_qkv = 3 * H;
+  a.q = base, a.k = base + Hp, a.v = base + 2 * Hp, a.ld_qkv = 3 * Hp;
   a.lengths = lengths.as<int32_t>();
   a.globals = make_globals(s, p, holder);
-  a.out = out16.as<cuda::bf16>(), a.ld_out = H, a.lse = F(lse);
-  cuda::attention_forward(ctx_, {s.batch, s.seq_len, s.heads, s.head_dim}, {s.window, s.dilation}, a);
-  cuda::bk::bf16_to_f32(ctx_, out16.as<cuda::bf16>(), F(out), rows * H);
+  a.out = out16.as<cuda::bf16>(), a.ld_out = Hp, a.lse = F(lse);
+  cuda::attention_forward(ctx_, kernel_shape(s), {s.window, s.dilation}, a);
+  cuda::bk::bf16_padded_to_f32(ctx_, out16.as<cuda::bf16>(), F(out), rows * s.heads, d, dp, false);
 }
 
 void CudaBackend::attention_backward(const AttentionShape& s, const AttentionPattern& p, const Tensor& qkv,
@@ -488,26 +533,28 @@ void CudaBackend::attention_backward(const AttentionShape& s, const AttentionPat
   need_numel(out, rows * H, "attention_backward", "out");
   need_numel(dout, rows * H, "attention_backward", "dout");
   need_numel(dqkv, rows * 3 * H, "attention_backward", "dqkv");
-  auto qkv16 = ctx_.alloc_n<cuda::bf16>(rows * 3 * H);
-  auto out16 = ctx_.alloc_n<cuda::bf16>(rows * H);
-  auto dout16 = ctx_.alloc_n<cuda::bf16>(rows * H);
-  auto dqkv16 = ctx_.alloc_n<cuda::bf16>(rows * 3 * H);
+  const int d = s.head_dim, dp = kernel_head_dim(d);
+  const int64_t Hp = int64_t(s.heads) * dp;
+  auto qkv16 = ctx_.alloc_n<cuda::bf16>(rows * 3 * Hp);
+  auto out16 = ctx_.alloc_n<cuda::bf16>(rows * Hp);
+  auto dout16 = ctx_.alloc_n<cuda::bf16>(rows * Hp);
+  auto dqkv16 = ctx_.alloc_n<cuda::bf16>(rows * 3 * Hp);
   auto lengths = ctx_.alloc_n<int32_t>(std::max(1, s.batch));
-  cuda::bk::f32_to_bf16(ctx_, F(qkv), qkv16.as<cuda::bf16>(), rows * 3 * H);
-  cuda::bk::f32_to_bf16(ctx_, F(out), out16.as<cuda::bf16>(), rows * H);
-  cuda::bk::f32_to_bf16(ctx_, F(dout), dout16.as<cuda::bf16>(), rows * H);
+  cuda::bk::f32_to_bf16_padded(ctx_, F(qkv), qkv16.as<cuda::bf16>(), rows * 3 * s.heads, d, dp);
+  cuda::bk::f32_to_bf16_padded(ctx_, F(out), out16.as<cuda::bf16>(), rows * s.heads, d, dp);
+  cuda::bk::f32_to_bf16_padded(ctx_, F(dout), dout16.as<cuda::bf16>(), rows * s.heads, d, dp);
   cuda::attention_lengths_from_valid(ctx_, p.valid.as<uint8_t>(), s.batch, s.seq_len, lengths.as<int32_t>());
   std::unique_ptr<cuda::AttentionGlobals> holder;
   cuda::AttentionBackwardArgs a;
   const cuda::bf16* base = qkv16.as<cuda::bf16>();
   cuda::bf16* dbase = dqkv16.as<cuda::bf16>();
-  a.q = base, a.k = base + H, a.v = base + 2 * H, a.ld_qkv = 3 * H;
+  a.q = base, a.k = base + Hp, a.v = base + 2 * Hp, a.ld_qkv = 3 * Hp;
   a.lengths = lengths.as<int32_t>();
   a.globals = make_globals(s, p, holder);
-  a.out = out16.as<cuda::bf16>(), a.dout = dout16.as<cuda::bf16>(), a.ld_out = H, a.lse = F(lse);
-  a.dq = dbase, a.dk = dbase + H, a.dv = dbase + 2 * H, a.ld_dqkv = 3 * H, a.accumulate = false;
-  cuda::attention_backward(ctx_, {s.batch, s.seq_len, s.heads, s.head_dim}, {s.window, s.dilation}, a);
-  cuda::bk::bf16_to_f32_add(ctx_, dbase, F(dqkv), rows * 3 * H);
+  a.out = out16.as<cuda::bf16>(), a.dout = dout16.as<cuda::bf16>(), a.ld_out = Hp, a.lse = F(lse);
+  a.dq = dbase, a.dk = dbase + Hp, a.dv = dbase + 2 * Hp, a.ld_dqkv = 3 * Hp, a.accumulate = false;
+  cuda::attention_backward(ctx_, kernel_shape(s), {s.window, s.dilation}, a);
+  cuda::bk::bf16_padded_to_f32(ctx_, dbase, F(dqkv), rows * 3 * s.heads, d, dp, true);
 }
 
 // ---- MoE -------------------------------------------------------------------------
@@ -667,7 +714,7 @@ void CudaBackend::round_nearest(const Tensor& x, const Tensor& E, Tensor& ids) {
   cuda::bk::neg_row_norms(ctx_, F(E), V, d, off.as<float>());
   for (int64_t r0 = 0; r0 < N; r0 += kCeBlock) {
     const int64_t R = std::min(kCeBlock, N - r0);
-    sgemm(false, true, R, V, d, 2.f, F(x) + r0 * d, d, F(E), d, 0.f, scores.as<float>(), V);
+    sgemm(false, true, R, V, d, 2.f, F(x) + r0 * d, d, F(E), d, 0.f, scores.as<float>(), V, /*exact=*/true);
     cuda::bk::argmax_rows(ctx_, scores.as<float>(), off.as<float>(), R, V, ids.as<int32_t>() + r0);
   }
 }
@@ -681,17 +728,19 @@ void CudaBackend::round_argmax(const Tensor& x, const Tensor& E, const Tensor& b
   auto scores = ctx_.alloc_n<float>(std::max<int64_t>(1, std::min(N, kCeBlock) * V));
   for (int64_t r0 = 0; r0 < N; r0 += kCeBlock) {
     const int64_t R = std::min(kCeBlock, N - r0);
-    sgemm(false, true, R, V, d, 1.f, F(x) + r0 * d, d, F(E), d, 0.f, scores.as<float>(), V);
+    sgemm(false, true, R, V, d, 1.f, F(x) + r0 * d, d, F(E), d, 0.f, scores.as<float>(), V, /*exact=*/true);
     cuda::bk::argmax_rows(ctx_, scores.as<float>(), F(bias), R, V, ids.as<int32_t>() + r0);
   }
 }
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cuda_backend(int device) {
+bool cuda_device_available() { return cuda::device_available(nullptr); }
+
+std::unique_ptr<Backend> make_cuda_backend(int device, CudaPrecision precision) {
   std::string why;
   if (!cuda::device_available(&why)) throw_runtime("no CUDA device found ({})", why);
-  return std::make_unique<CudaBackend>(device);
+  return std::make_unique<CudaBackend>(device, precision);
 }
 
 }  // namespace mds

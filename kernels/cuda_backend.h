@@ -9,7 +9,14 @@
 
 namespace mds {
 
+// bf16: dense and expert GEMMs on bf16 tensor cores, fp32 accumulation ("cuda");
+// f32: plain fp32 GEMMs ("cuda-f32"). See kernels/cuda_backend.cpp.
+enum class CudaPrecision { bf16, f32 };
+
+// Whether a CUDA device can be used (no exception; for choosing a default).
+bool cuda_device_available();
+
 // Throws mds::Error (runtime) "no CUDA device found: ..." when no GPU is usable.
-std::unique_ptr<Backend> make_cuda_backend(int device = 0);
+std::unique_ptr<Backend> make_cuda_backend(int device = 0, CudaPrecision precision = CudaPrecision::bf16);
 
 }  // namespace mds

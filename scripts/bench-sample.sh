@@ -3,9 +3,12 @@
 # split of a bundled data set (default examples/data/qqp_small: train on its
 # train split, generate for its test split).
 #
-# Unless --model is given, it first trains a small model on the CPU:
-# - mds-tokenize trains a tokenizer and encodes the train split;
-# - mds-train runs examples/configs/tiny.json for --train-steps steps (default 3000).
+# Unless --model is given, it first trains a model (on --device):
+# - mds-tokenize trains a tokenizer (--vocab-size, default 4000) and encodes the train split;
+# - mds-train runs --config (default examples/configs/tiny.json) for --train-steps steps
+#   (default 3000), or for --train-seconds of wall-clock time (SIGTERM: mds-train writes
+#   its checkpoint and stops), which compares trainers at equal GPU time.
+# --train FILE / --test FILE replace the bundled data set's splits (JSONL, {"src","trg"}).
 #
 # Then, for each sampler (ddpm 2000, ddpm 200, dpm++ 10, dpm++ 20 by default), it
 # runs mds-sample on the test split and reports:
@@ -17,9 +20,10 @@
 #
 # Prints a Markdown table; the machine and load are printed above it.
 #
-# Usage: scripts/bench-sample.sh [--build DIR] [--data NAME] [--model CKPT] [--train-steps N]
-#          [--limit N] [--threads N] [--batch-size N] [--device NAME] [--samplers "ddpm:2000 dpm++:10 ..."]
-#          [--keep DIR]
+# Usage: scripts/bench-sample.sh [--build DIR] [--data NAME] [--train FILE] [--test FILE] [--model CKPT]
+#          [--config FILE] [--vocab-size N] [--train-steps N] [--train-seconds S] [--max-src-len N]
+#          [--max-trg-len N] [--limit N] [--threads N] [--batch-size N] [--device NAME]
+#          [--samplers "ddpm:2000 dpm++:10 ..."] [--keep DIR]
 # Needs python3 (to read the JSON summaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +36,13 @@ limit=0
 threads=0
 batch=50
 device=cpu
+config=examples/configs/tiny.json
+vocab=4000
+train_seconds=0
+max_src=64
+max_trg=32
+train_file=""
+test_file=""
 samplers="ddpm:2000 ddpm:200 dpm++:10 dpm++:20"
 keep=""
 while (($#)); do
@@ -40,13 +51,20 @@ while (($#)); do
     --data) data=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
     --train-steps) train_steps=$2; shift 2 ;;
+    --train-seconds) train_seconds=$2; shift 2 ;;
+    --config) config=$2; shift 2 ;;
+    --vocab-size) vocab=$2; shift 2 ;;
+    --max-src-len) max_src=$2; shift 2 ;;
+    --max-trg-len) max_trg=$2; shift 2 ;;
+    --train) train_file=$2; shift 2 ;;
+    --test) test_file=$2; shift 2 ;;
     --limit) limit=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --batch-size) batch=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --samplers) samplers=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "bench-sample: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -54,9 +72,13 @@ build=$(cd "$build" && pwd)
 for b in mds-tokenize mds-train mds-sample mds-eval; do
   [[ -x $build/$b ]] || { echo "bench-sample: $build/$b not found; build first" >&2; exit 1; }
 done
+abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 train="$root/examples/data/$data.train.jsonl"
 test="$root/examples/data/$data.test.jsonl"
-[[ -r $train && -r $test ]] || { echo "bench-sample: no bundled data set '$data' in examples/data" >&2; exit 1; }
+[[ -n $train_file ]] && train=$(abspath "$train_file") && data=$(basename "$train_file")
+[[ -n $test_file ]] && test=$(abspath "$test_file")
+[[ -r $train && -r $test ]] || { echo "bench-sample: cannot read $train or $test" >&2; exit 1; }
+config=$(abspath "$config")
 command -v python3 > /dev/null || { echo "bench-sample: python3 is needed" >&2; exit 1; }
 [[ -n $model ]] && model=$(cd "$(dirname "$model")" && pwd)/$(basename "$model")
 
@@ -76,14 +98,19 @@ examples=$(wc -l < test.jsonl)
 
 if [[ -z $model ]]; then
   start=$(now)
-  "$build/mds-tokenize" train -q --vocab-size 4000 -o tok.mds "$train"
-  "$build/mds-tokenize" encode -q -m tok.mds --max-src-len 64 --max-trg-len 32 -o train.mds "$train"
-  "$build/mds-train" --config "$root/examples/configs/tiny.json" --tokenizer tok.mds -o model.mds \
-    --steps "$train_steps" --set train.log_every=500 --set train.valid_every=0 --set train.checkpoint_every=0 \
-    --threads "$threads" --device "$device" --no-progress --log train.log train.mds 2> train.err ||
-    { echo "bench-sample: mds-train failed: $(cat train.err)" >&2; exit 1; }
+  "$build/mds-tokenize" train -q --vocab-size "$vocab" -o tok.mds "$train"
+  "$build/mds-tokenize" encode -q -m tok.mds --max-src-len "$max_src" --max-trg-len "$max_trg" -o train.mds "$train"
+  budget=()
+  ((train_seconds > 0)) && budget=(timeout -s TERM "$train_seconds")
+  status=0
+  "${budget[@]}" "$build/mds-train" --config "$config" --tokenizer tok.mds -o model.mds \
+    --steps "$train_steps" --set train.log_every=100 --set train.valid_every=0 --set train.checkpoint_every=0 \
+    --threads "$threads" --device "$device" --no-progress --log train.log train.mds 2> train.err || status=$?
+  # 143: stopped by the time budget's SIGTERM, after writing the checkpoint.
+  if ((status != 0 && status != 143)); then echo "bench-sample: mds-train failed ($status): $(cat train.err)" >&2; exit 1; fi
   model=$tmp/model.mds
-  trained="trained here: examples/configs/tiny.json, $train_steps steps on $(wc -l < "$train") pairs in $(since "$start") s"
+  steps_done=$(grep -o '"step":[0-9]*' train.log | tail -1 | cut -d: -f2)
+  trained="trained here: $(basename "$config"), ${steps_done:-?} steps (last logged) on $(wc -l < "$train") pairs in $(since "$start") s on $device"
 else
   trained="given: $model"
 fi
@@ -113,6 +140,19 @@ print(f"| {solver} | {steps} | {st['seconds_per_record']:.4f} | {whole:,.0f} | "
       f"{st['denoised_tokens_per_second']:,.0f} | {bleu:.4f} | {rl:.4f} |")
 PY
 done
+# The copy baseline (DESIGN.md §7): the source itself as the hypothesis.
+python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    if l.strip():
+        r = json.loads(l); r["hyp"] = r["src"]; print(json.dumps(r, ensure_ascii=False))' test.jsonl > copy.jsonl
+"$build/mds-eval" diffuseq copy.jsonl > copy.diffuseq.json
+"$build/mds-eval" rouge --no-bootstrap copy.jsonl > copy.rouge.json
+python3 - <<'PY'
+import json
+bleu = json.load(open("copy.diffuseq.json"))["hyp"]["avg_bleu"]
+rl = json.load(open("copy.rouge.json"))["mean"]["rougeL"]["fmeasure"]
+print(f"| copy the source (baseline) | — | — | — | — | {bleu:.4f} | {rl:.4f} |")
+PY
 echo
 echo "s / example: mds-sample's wall time over the records. Denoising-step tokens/s: packed tokens (batch rows x"
 echo "packed length) per model call, summed over calls, over the generation time (whole step: network, solver,"

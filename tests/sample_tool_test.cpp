@@ -177,20 +177,17 @@ TEST_F(SampleTool, MissingInputIsARuntimeError) {
 #include <chrono>
 #include <thread>
 
-#include "sample/pipe_lines.h"
+#include "io/stream.h"
 
 namespace mds {
 namespace {
 
-// Lines reach the reader as soon as they are written to a FIFO, before the
-// writer closes it; a final line without "\n" and zstd input work too.
-TEST_F(SampleTool, PipeLineReaderStreamsFromAFifo) {
+// mds-sample's input reader (io/stream.h's LineReader): lines reach it as
+// soon as they are written to a FIFO, before the writer closes it; a final
+// line without "\n" and zstd input work too.
+TEST_F(SampleTool, LineReaderStreamsFromAFifo) {
   const std::string fifo = path("in.fifo");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  EXPECT_TRUE(is_streaming_input(fifo));
-  EXPECT_TRUE(is_streaming_input("-"));
-  write("regular.txt", "x\n");
-  EXPECT_FALSE(is_streaming_input(path("regular.txt")));
   std::atomic<int> stage{0};
   std::thread writer([&] {
     std::FILE* f = std::fopen(fifo.c_str(), "w");
@@ -200,7 +197,7 @@ TEST_F(SampleTool, PipeLineReaderStreamsFromAFifo) {
     std::fputs("ond\nlast", f);
     std::fclose(f);
   });
-  PipeLineReader r(fifo);
+  LineReader r(fifo);
   std::string line;
   ASSERT_TRUE(r.next(line));  // arrives while the writer still holds the FIFO open
   EXPECT_EQ(line, "first");
@@ -214,7 +211,7 @@ TEST_F(SampleTool, PipeLineReaderStreamsFromAFifo) {
   writer.join();
 }
 
-TEST_F(SampleTool, PipeLineReaderDecompressesZstd) {
+TEST_F(SampleTool, LineReaderDecompressesZstdFromAFifo) {
   write("in.txt", "{\"src\":\"a\"}\n{\"src\":\"b\"}\n");
   ASSERT_EQ(std::system(("zstd -q -c " + path("in.txt") + " > " + path("in.zst")).c_str()), 0) << "needs the zstd tool";
   const std::string z = read(path("in.zst"));
@@ -226,13 +223,13 @@ TEST_F(SampleTool, PipeLineReaderDecompressesZstd) {
     std::fwrite(z.data(), 1, z.size(), f);
     std::fclose(f);
   });
-  PipeLineReader r(fifo);
+  LineReader r(fifo);
   std::vector<std::string> lines;
   std::string line;
   while (r.next(line)) lines.push_back(line);
   writer.join();
   EXPECT_EQ(lines, (std::vector<std::string>{"{\"src\":\"a\"}", "{\"src\":\"b\"}", "{\"src\":\"a\"}", "{\"src\":\"b\"}"}));
-  EXPECT_THROW(PipeLineReader(path("missing")), Error);
+  EXPECT_THROW(LineReader(path("missing")), Error);
 }
 
 }  // namespace

@@ -85,6 +85,7 @@ class Session : public ::testing::Test {
     o.out = file("ck.mds");
     o.log = file("log.jsonl");
     o.progress = 0;
+    o.device = "cpu";  // the test binding's model runs on the CPU only
     return o;
   }
   tr::SessionResult run(const tr::SessionOptions& o, const volatile std::sig_atomic_t* stop = nullptr) {

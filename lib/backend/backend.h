@@ -59,11 +59,23 @@ struct AdamWParams {
   int64_t step = 1;  // 1-based, for bias correction
 };
 
+// Device memory of a backend that manages its own (the CUDA pool); zeros on
+// the CPU, where tensors are ordinary heap memory.
+struct MemoryStats {
+  int64_t in_use_bytes = 0;    // held by live tensors and scratch buffers
+  int64_t peak_bytes = 0;      // the most in use since the last reset_peak_memory()
+  int64_t reserved_bytes = 0;  // in use plus cached for reuse
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
   virtual int real_bytes() const = 0;  // sizeof the compute scalar
+  virtual MemoryStats memory_stats() const { return {}; }
+  virtual void reset_peak_memory() {}
+  // Waits until queued device work is done (timing); a no-op on the CPU.
+  virtual void synchronize() {}
 
   // ---- memory ---------------------------------------------------------------
   virtual Tensor alloc(std::vector<int64_t> shape, ElemType type = ElemType::real) = 0;  // zero-filled

@@ -10,9 +10,14 @@
 namespace mds {
 
 // "cpu" (f32) and "cpu-f64" (gradient checks) are always available; "cuda"
-// only in builds with the CUDA backend. Unknown or unavailable devices are
-// usage errors listing the available ones. threads >= 1 (CPU worker pool).
+// (bf16 tensor-core products) and "cuda-f32" (fp32 products) only in builds
+// with the CUDA backend; "auto" is resolve_device's choice. Unknown or
+// unavailable devices are usage errors listing the available ones.
+// threads >= 1 (CPU worker pool).
 std::shared_ptr<Backend> make_backend(const std::string& device, int threads);
 std::vector<std::string> available_backends();
+// "auto" becomes "cuda" when this build has the CUDA backend and a GPU is
+// usable, else "cpu"; any other name is returned unchanged.
+std::string resolve_device(const std::string& device);
 
 }  // namespace mds

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 #include <cstring>
+
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <zstd.h>
@@ -23,28 +25,34 @@ bool is_zstd_start(const char* p, size_t n) {
 }
 }  // namespace
 
+// A file descriptor, not stdio: fread would wait for a full buffer (or the
+// end of input) before returning, which stalls a pipe that delivers lines
+// one at a time (mds-sample answering as its input arrives).
 InputFile::InputFile(const std::string& path) : path_(path) {
   if (path == "-" || path.empty()) {
-    file_ = stdin;
+    fd_ = STDIN_FILENO;
     path_ = "-";
   } else {
-    file_ = std::fopen(path.c_str(), "rb");
-    if (!file_) throw_error(ExitCode::runtime, "{}: cannot open for reading: {}", path, std::strerror(errno));
+    do fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    while (fd_ < 0 && errno == EINTR);
+    if (fd_ < 0) throw_error(ExitCode::runtime, "{}: cannot open for reading: {}", path, std::strerror(errno));
     owned_ = true;
   }
 }
 
 InputFile::~InputFile() {
-  if (owned_ && file_) std::fclose(file_);
+  if (owned_ && fd_ >= 0) ::close(fd_);
 }
 
 std::string InputFile::display_name() const { return path_ == "-" ? "<stdin>" : path_; }
 
 size_t InputFile::read(void* dst, size_t n) {
-  size_t got = std::fread(dst, 1, n, file_);
-  if (got < n && std::ferror(file_))
-    throw_error(ExitCode::runtime, "{}: read error: {}", display_name(), std::strerror(errno));
-  return got;
+  if (n == 0) return 0;
+  for (;;) {
+    const ssize_t got = ::read(fd_, dst, n);
+    if (got >= 0) return static_cast<size_t>(got);
+    if (errno != EINTR) throw_error(ExitCode::runtime, "{}: read error: {}", display_name(), std::strerror(errno));
+  }
 }
 
 std::vector<uint8_t> read_all_bytes(const std::string& path) {
@@ -76,7 +84,13 @@ bool LineReader::fill() {
     pos_ = 0;
   }
   if (!sniffed_) {
-    raw_len_ = input_.read(raw_.data(), raw_.size());
+    // The zstd magic needs 4 bytes; a pipe may deliver fewer at first.
+    raw_len_ = 0;
+    for (;;) {
+      const size_t got = input_.read(raw_.data() + raw_len_, raw_.size() - raw_len_);
+      raw_len_ += got;
+      if (got == 0 || raw_len_ >= 4) break;
+    }
     raw_pos_ = 0;
     raw_eof_ = raw_len_ == 0;
     compressed_ = is_zstd_start(raw_.data(), raw_len_);

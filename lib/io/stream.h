@@ -19,7 +19,9 @@ class InputFile {
   InputFile(const InputFile&) = delete;
   InputFile& operator=(const InputFile&) = delete;
 
-  // Reads up to n bytes; returns the count (0 at end of file).
+  // Reads up to n bytes: whatever is available now (a pipe hands over what its
+  // writer has written, so lines stream), at least 1 unless at end of input;
+  // returns the count (0 at end of file). Retries on EINTR.
   size_t read(void* dst, size_t n);
   const std::string& path() const { return path_; }
   // Display name for messages: "<stdin>" for "-".
@@ -27,7 +29,7 @@ class InputFile {
 
  private:
   std::string path_;
-  std::FILE* file_ = nullptr;
+  int fd_ = -1;
   bool owned_ = false;
 };
 

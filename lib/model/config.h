@@ -10,10 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace mds {
+#include "core/special_ids.h"
 
-// Special token ids fixed across the project (the tokenizer reserves them).
-constexpr int32_t kPadId = 0, kClsId = 1, kSepId = 2, kMaskId = 3;
+namespace mds {
 
 struct ModelConfig {
   // ---- sizes ----

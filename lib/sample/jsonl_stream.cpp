@@ -91,19 +91,15 @@ FileLineSource::~FileLineSource() = default;
 
 bool FileLineSource::next(std::string& line) {
   for (;;) {
-    if (!lines_ && !pipe_) {
+    if (!lines_) {
       if (file_ >= paths_.size()) return false;
-      const std::string& p = paths_[file_++];
-      if (is_streaming_input(p)) pipe_ = std::make_unique<PipeLineReader>(p);
-      else lines_ = std::make_unique<LineReader>(p);
+      lines_ = std::make_unique<LineReader>(paths_[file_++]);
     }
-    if (pipe_ ? pipe_->next(line) : lines_->next(line)) {
-      last_where_ = pipe_ ? fmt::format("{}:{}", pipe_->display_name(), pipe_->line_number())
-                          : fmt::format("{}:{}", lines_->display_name(), lines_->line_number());
+    if (lines_->next(line)) {
+      last_where_ = fmt::format("{}:{}", lines_->display_name(), lines_->line_number());
       return true;
     }
     lines_.reset();
-    pipe_.reset();
   }
 }
 

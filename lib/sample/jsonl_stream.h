@@ -11,15 +11,15 @@
 #include <vector>
 
 #include "io/stream.h"
-#include "sample/pipe_lines.h"
+#include "io/stream.h"
 #include "sample/sampler.h"
 #include "sample/text_codec.h"
 
 namespace mds {
 
-// Where input lines come from: files (and "-" = stdin) read in order, regular
-// files through LineReader, pipes and FIFOs through PipeLineReader so lines
-// are handed over as they arrive (both detect zstd); tests substitute their own.
+// Where input lines come from: files (and "-" = stdin) read in order through
+// LineReader, which detects zstd and hands pipe lines over as they arrive;
+// tests substitute their own.
 class LineSource {
  public:
   virtual ~LineSource() = default;
@@ -40,7 +40,6 @@ class FileLineSource : public LineSource {
   std::vector<std::string> paths_;
   size_t file_ = 0;
   std::unique_ptr<LineReader> lines_;
-  std::unique_ptr<PipeLineReader> pipe_;
   std::string last_where_;
 };
 

@@ -1,7 +1,7 @@
 // mds-sample's body: configuration record, streaming, summary.
 #include "sample/sample_tool.h"
 
-
+#include "backend/factory.h"
 #include "core/error.h"
 #include "core/version.h"
 #include "io/stream.h"
@@ -23,6 +23,7 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   ModelLoadOptions mo = opt.model;
   if (mo.threads < 0) throw_usage("--threads {} is out of range: expected 0 (all cores) or more", mo.threads);
   mo.threads = resolve_threads(mo.threads);
+  mo.device = resolve_device(mo.device);  // "auto" -> cuda or cpu, recorded in the meta
   LoadedModel loaded = loader(mo);
   if (!loaded.denoiser || !loaded.codec) throw_runtime("{}: the checkpoint gave no model or no tokenizer", mo.path);
   Sampler sampler(*loaded.denoiser, opt.sampler);

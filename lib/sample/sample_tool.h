@@ -22,7 +22,7 @@ namespace mds {
 
 struct ModelLoadOptions {
   std::string path;
-  std::string device = "cpu";
+  std::string device = "auto";  // auto: cuda when a GPU is usable, else cpu
   int threads = 1;
 };
 

@@ -13,16 +13,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/special_ids.h"
 #include "io/container.h"
 #include "text/flat_map.h"
 
 namespace mds {
 
 // Fixed ids: four specials, then the 256 bytes, then one id per merge.
-inline constexpr uint32_t kPadId = 0;
-inline constexpr uint32_t kClsId = 1;
-inline constexpr uint32_t kSepId = 2;
-inline constexpr uint32_t kMaskId = 3;
 inline constexpr uint32_t kNumSpecials = 4;
 inline constexpr uint32_t kFirstByteId = kNumSpecials;
 inline constexpr uint32_t kFirstMergeId = kFirstByteId + 256;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "backend/factory.h"
 #include "core/error.h"
 #include "io/stream.h"
 #include "text/tokenizer.h"
@@ -126,7 +127,8 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
     result.config_printed = true;
     return result;
   }
-  binding.check_device(opt.device);
+  const std::string device = resolve_device(opt.device);  // "auto" -> cuda or cpu
+  binding.check_device(device);
   const ModelShape shape = binding.shape(model);
 
   // Output streams.
@@ -150,7 +152,7 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
   if (valid) warn_long_pairs(*valid, shape, reporter);
 
   const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::unique_ptr<TrainableModel> net = binding.make(model, opt.device, threads, derive_seed(tc.seed, Stream::init));
+  std::unique_ptr<TrainableModel> net = binding.make(model, device, threads, derive_seed(tc.seed, Stream::init));
 
   TrainerSetup setup;
   setup.num_timesteps = shape.num_timesteps;
@@ -165,7 +167,7 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
                            {"data", train.name},
                            {"valid", valid ? valid->name : std::string()},
                            {"threads", threads},
-                           {"device", opt.device}};
+                           {"device", device}};
   setup.checkpoint_extras = [&](Container& c) {
     c.meta["config"] = effective;
     c.meta["provenance"] = provenance;

@@ -25,7 +25,7 @@ struct SessionOptions {
   std::string log;                     // --log: "" = stderr, "-" = stdout, else a file (appended)
   int progress = -1;                   // 1 = --progress, 0 = --no-progress, -1 = when stderr is a terminal
   int threads = 0;                     // 0 = every hardware thread
-  std::string device = "cpu";
+  std::string device = "auto";  // auto: cuda when a GPU is usable, else cpu
   bool print_config = false;           // print the effective config and stop
 };
 

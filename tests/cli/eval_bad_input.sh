@@ -3,20 +3,9 @@
 # file and line and exit 3 (or are counted with --skip-bad); unequal text
 # files exit 3; empty hypotheses/references score 0; a 10 MB line works;
 # bad flags exit 2; --help and --version exit 0.
-set -euo pipefail
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/common.bash"
 
 # expect CODE PATTERN CMD...: runs CMD, checks its exit code and that stderr matches PATTERN.
-expect() {
-  local code=$1 pattern=$2
-  shift 2
-  local rc=0
-  "$@" > "$tmp/out" 2> "$tmp/err" || rc=$?
-  [[ $rc == "$code" ]] || fail "'$*' exited $rc, expected $code (stderr: $(cat "$tmp/err"))"
-  grep -q -- "$pattern" "$tmp/err" || fail "'$*' stderr lacks '$pattern': $(cat "$tmp/err")"
-}
 
 printf '%s\n' '{"hyp":"a b","trg":"a b"}' '{"hyp":"a b"}' > "$tmp/missing.jsonl"
 expect 3 'missing.jsonl:2: missing field "trg"' mds-eval rouge "$tmp/missing.jsonl"
@@ -38,7 +27,7 @@ expect 3 'cand2.jsonl:2: missing field "candidates" although line 1 has candidat
 # Plain text: unequal line counts, invalid UTF-8 naming the file and line.
 printf 'a\nb\nc\n' > "$tmp/h.txt"
 printf 'a\nb\n' > "$tmp/r.txt"
-expect 3 'unequal line counts: .*h.txt has 3 lines, .*r.txt has 2 lines' mds-eval rouge --hyp "$tmp/h.txt" --ref "$tmp/r.txt"
+expect_re 3 'unequal line counts: .*h.txt has 3 lines, .*r.txt has 2 lines' mds-eval rouge --hyp "$tmp/h.txt" --ref "$tmp/r.txt"
 printf 'a\n\xc3\x28\nc\n' > "$tmp/r3.txt"
 expect 3 'r3.txt:2: invalid UTF-8 at byte 0' mds-eval bleu --hyp "$tmp/h.txt" --ref "$tmp/r3.txt"
 expect 0 'skipped 1 bad record' mds-eval bleu --skip-bad --hyp "$tmp/h.txt" --ref "$tmp/r3.txt"
@@ -80,5 +69,5 @@ expect 2 'tokenizer' mds-eval rouge --tokenizer nope "$tmp/empty.jsonl"
 expect 2 'A subcommand is required' mds-eval
 mds-eval --version | grep -q '^mds-eval ' || fail "--version"
 mds-eval rouge --help | grep -q -- '--lsum-split' || fail "rouge --help"
-expect 1 'cannot open\|No such file' mds-eval rouge "$tmp/does-not-exist.jsonl"
+expect_re 1 'cannot open\|No such file' mds-eval rouge "$tmp/does-not-exist.jsonl"
 echo "eval_bad_input: ok"

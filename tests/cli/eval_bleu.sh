@@ -3,11 +3,8 @@
 # BLEU with each option variant, chrF and chrF++ for every corpus of
 # bleu/dev_corpus.jsonl (multi-reference arrays included), and sentence BLEU /
 # chrF per line with --per-example.
-set -euo pipefail
+source "$(dirname "$0")/common.bash"
 V="${MDS_SHARED_DIR:?MDS_SHARED_DIR not set}/testvectors/bleu"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 # One JSONL input file per corpus.
 python3 - "$V" "$tmp" <<'PY'

@@ -3,11 +3,8 @@
 # through the CLI: per-candidate (per seed file) averages, self-BLEU, div-4
 # and the MBR picks and averages of diffuseq/dev_aggregate.json, and the
 # per-line values of bleu/dev.jsonl.
-set -euo pipefail
+source "$(dirname "$0")/common.bash"
 S="${MDS_SHARED_DIR:?MDS_SHARED_DIR not set}/testvectors"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 mds-eval diffuseq --hyp-field "" --ref-field reference --candidates-field predictions --per-example \
   "$S/diffuseq/dev.jsonl" > "$tmp/dq.jsonl" || fail "mds-eval diffuseq exited $?"

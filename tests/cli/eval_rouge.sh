@@ -3,11 +3,8 @@
 # CLI (per-example scores with and without --stem, numpy means, bootstrap
 # intervals for a recorded seed), gives the same bytes on 1 and 2 threads,
 # and reads line-aligned text files like JSONL.
-set -euo pipefail
+source "$(dirname "$0")/common.bash"
 V="${MDS_SHARED_DIR:?MDS_SHARED_DIR not set}/testvectors/rouge"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 for stem in nostem stem; do
   flag=""; [[ $stem == stem ]] && flag="--stem"

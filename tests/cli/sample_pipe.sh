@@ -5,28 +5,10 @@
 # give them back (ROUGE-L >= 0.9 with dpm++ 10 steps and with ddpm 100 steps;
 # measured 1.0); plus help/man agreement, usage errors (exit 2), a malformed
 # record (exit 3) and results written while the input is still open.
-set -euo pipefail
+source "$(dirname "$0")/common.bash"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$tmp"
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-# expect STATUS TEXT CMD...: CMD must exit with STATUS and print TEXT on stderr.
-expect() {
-  local want=$1 text=$2
-  shift 2
-  set +e
-  "$@" >out.txt 2>err.txt
-  local got=$?
-  set -e
-  [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat err.txt)"
-  grep -qF -- "$text" err.txt || fail "'$*': stderr lacks '$text'; stderr: $(cat err.txt)"
-}
 
 # ---- help, version, man page ------------------------------------------------
 mds-sample --help >help.txt || fail "--help exited $?"

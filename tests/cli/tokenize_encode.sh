@@ -3,14 +3,7 @@
 # byte-exact; text lines of random bytes -> ids -> text is byte-exact;
 # truncation is counted on stderr; shards pipe through stdout/stdin; bad
 # lines and bad files exit 3 naming the file and line or offset.
-set -euo pipefail
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-run() { set +e; "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; set -e; }
-expect_rc() { [[ $rc == "$1" ]] || fail "expected exit $1, got $rc (stderr: $(cat "$tmp/err"))"; }
-expect_out() { grep -qF -- "$1" "$tmp/out" || fail "stdout lacks '$1': $(cat "$tmp/out")"; }
-expect_err() { grep -qF -- "$1" "$tmp/err" || fail "stderr lacks '$1': $(cat "$tmp/err")"; }
+source "$(dirname "$0")/common.bash"
 
 data=$MDS_SHARED_DIR/data/dailydialog/valid.jsonl.zst
 mds-tokenize train "$data" --vocab-size 2000 -q -o "$tmp/tok.mds"

@@ -2,14 +2,7 @@
 # CLI golden test: mds-tokenize train on text, JSONL, .zst and stdin input;
 # exact merges on a tiny corpus; byte-identical output for any thread count;
 # bad input lines named by file and line (exit 3) or skipped and counted.
-set -euo pipefail
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-run() { set +e; "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; set -e; }
-expect_rc() { [[ $rc == "$1" ]] || fail "expected exit $1, got $rc (stderr: $(cat "$tmp/err"))"; }
-expect_out() { grep -qF -- "$1" "$tmp/out" || fail "stdout lacks '$1': $(cat "$tmp/out")"; }
-expect_err() { grep -qF -- "$1" "$tmp/err" || fail "stderr lacks '$1': $(cat "$tmp/err")"; }
+source "$(dirname "$0")/common.bash"
 
 # hug x10, pug x5, pun x12, bun x4, hugs x5: merges ug, un, h+ug, p+un (ids 260-263).
 for w in hug:10 pug:5 pun:12 bun:4 hugs:5; do

@@ -1,14 +1,7 @@
 #!/usr/bin/env bash
 # CLI golden test: mds-tokenize --help/--version, subcommand help, and usage
 # errors (exit 2 with a pointer to --help).
-set -euo pipefail
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-run() { set +e; "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; set -e; }
-expect_rc() { [[ $rc == "$1" ]] || fail "expected exit $1, got $rc (stderr: $(cat "$tmp/err"))"; }
-expect_out() { grep -qF -- "$1" "$tmp/out" || fail "stdout lacks '$1': $(cat "$tmp/out")"; }
-expect_err() { grep -qF -- "$1" "$tmp/err" || fail "stderr lacks '$1': $(cat "$tmp/err")"; }
+source "$(dirname "$0")/common.bash"
 
 run mds-tokenize --help
 expect_rc 0

@@ -3,28 +3,10 @@
 # (exit 2), bad shards (exit 3), a short real run with metrics, --print-config,
 # SIGTERM (exit 143 with a checkpoint that resumes), and resume producing a
 # checkpoint byte-identical to an uninterrupted run.
-set -euo pipefail
+source "$(dirname "$0")/common.bash"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$tmp"
 
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-# expect STATUS TEXT CMD...: CMD must exit with STATUS and print TEXT on stderr.
-expect() {
-  local want=$1 text=$2
-  shift 2
-  set +e
-  "$@" >out.txt 2>err.txt
-  local got=$?
-  set -e
-  [ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want; stderr: $(cat err.txt)"
-  grep -qF -- "$text" err.txt || fail "'$*': stderr lacks '$text'; stderr: $(cat err.txt)"
-}
 
 # ---- help, version, man page ------------------------------------------------
 mds-train --help >help.txt || fail "--help exited $?"
@@ -47,7 +29,9 @@ cat >run.json <<'JSON'
            "moe_experts": 2, "moe_top_k": 1, "diffusion_steps": 100},
  "train": {"steps": 6, "batch_size": 8, "lr": 0.001, "log_every": 2, "valid_every": 3, "checkpoint_every": 0}}
 JSON
-common=(--config run.json --tokenizer tok.mds --threads 2 --no-progress)
+# --device cpu: the byte-for-byte resume checks need the deterministic CPU backend
+# (GPU embedding gradients use float atomics), also on a machine with a GPU.
+common=(--config run.json --tokenizer tok.mds --threads 2 --no-progress --device cpu)
 
 # ---- usage errors: exit 2 ----------------------------------------------------
 expect 2 "The following argument was not expected: --bogus" mds-train --bogus

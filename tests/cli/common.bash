@@ -1,0 +1,39 @@
+# Shared scaffolding of the CLI golden tests (tests/cli/*.sh source this file;
+# its name does not end in .sh, so CMake does not register it as a test).
+# Gives strict mode, a temporary folder $tmp removed on exit, and:
+#   fail MESSAGE           report and exit 1
+#   run CMD...             run CMD, keep its status in $rc, stdout in $tmp/out, stderr in $tmp/err
+#   expect_rc N            the last run exited N
+#   expect_out / expect_err TEXT   its stdout / stderr holds the fixed string TEXT
+#   expect STATUS TEXT CMD...      run + expect_rc + expect_err in one
+#   expect_re STATUS REGEX CMD...  the same with a grep basic regular expression
+set -euo pipefail
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+run() {
+  rc=0
+  "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+}
+expect_rc() { [[ $rc == "$1" ]] || fail "expected exit $1, got $rc (stderr: $(cat "$tmp/err"))"; }
+expect_out() { grep -qF -- "$1" "$tmp/out" || fail "stdout lacks '$1': $(cat "$tmp/out")"; }
+expect_err() { grep -qF -- "$1" "$tmp/err" || fail "stderr lacks '$1': $(cat "$tmp/err")"; }
+expect() {
+  local want=$1 text=$2
+  shift 2
+  run "$@"
+  [[ $rc == "$want" ]] || fail "'$*' exited $rc, expected $want; stderr: $(cat "$tmp/err")"
+  grep -qF -- "$text" "$tmp/err" || fail "'$*': stderr lacks '$text'; stderr: $(cat "$tmp/err")"
+}
+expect_re() {
+  local want=$1 pattern=$2
+  shift 2
+  run "$@"
+  [[ $rc == "$want" ]] || fail "'$*' exited $rc, expected $want; stderr: $(cat "$tmp/err")"
+  grep -q -- "$pattern" "$tmp/err" || fail "'$*': stderr lacks /$pattern/; stderr: $(cat "$tmp/err")"
+}
