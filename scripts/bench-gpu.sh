@@ -12,10 +12,13 @@
 # 8192^3) is the MFU denominator for both. Prints the JSON lines, then a
 # Markdown table with both figures, the ratio and the MFU.
 #
-# Usage: scripts/bench-gpu.sh [--bin DIR] [--torch-ref FILE] [--out DIR] [--steps N] [--quick]
+# Usage: scripts/bench-gpu.sh [--bin DIR] [--torch-ref FILE] [--out DIR] [--steps N] [--budget S] [--quick]
 #   --bin DIR        folder with bench_model and libmds.so (default build/)
 #   --torch-ref FILE torch_reference.py (default ../shared/bench/torch_reference.py)
 #   --out DIR        where the JSON lines and the table go (default: a temp folder, printed)
+#   --budget S       wall-clock budget in seconds (default 560): a PyTorch run
+#                    (each compiles its graph, 30-90 s) is started only while
+#                    the budget has room for it; skipped ones are listed
 #   --quick          L = 1k only (a smoke run)
 # Meant to finish within 10 minutes on an H100/H200; the machine must have
 # python3 with torch for the yardstick (mds alone runs without it).
@@ -25,6 +28,7 @@ bin="$root/build"
 torch_ref="$root/../shared/bench/torch_reference.py"
 out=""
 steps=10
+budget=560
 quick=0
 while (($#)); do
   case "$1" in
@@ -32,6 +36,7 @@ while (($#)); do
     --torch-ref) torch_ref=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
+    --budget) budget=$2; shift 2 ;;
     --quick) quick=1; shift ;;
     -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench-gpu: unknown argument $1" >&2; exit 2 ;;
@@ -80,8 +85,15 @@ run_mds() {  # mode attn ffn lengths...
   "$bin/bench_model" --device cuda --mode "$mode" --attn "$attn" --ffn "$ffn" --steps "$steps" --warmup 3 "${args[@]}" \
     >> "$results" || log "bench_model failed ($mode $attn/$ffn)"
 }
+started=$SECONDS
+torch_estimate=90  # seconds one torch_reference.py run may take, compile included
 run_torch() {  # mode attn ffn L
   ((have_torch)) || return 0
+  if ((SECONDS - started + torch_estimate > budget)); then
+    log "torch $1 $2/$3 L=$4 skipped: the ${budget} s budget has no room"
+    echo "{\"impl\": \"torch\", \"ok\": false, \"mode\": \"$1\", \"attn\": \"$2\", \"ffn\": \"$3\", \"seq_len\": $4, \"error\": \"not run (time budget)\"}" >> "$results"
+    return 0
+  fi
   log "torch $1 $2/$3 L=$4"
   timeout 300 python3 "$torch_ref" --mode "$1" --attn "$2" --ffn "$3" --seq-len "$4" --compile --steps "$steps" \
     >> "$results" 2> "$out/torch_$1_$2_$3_$4.err" || log "torch_reference failed ($1 $2/$3 L=$4): $(tail -1 "$out/torch_$1_$2_$3_$4.err")"
@@ -90,6 +102,7 @@ run_torch() {  # mode attn ffn L
 run_mds train sliding moe $train_lens
 run_mds sample sliding moe $sample_lens
 run_mds train dense dense $dense_lens
+# Most important first, in case the budget runs out.
 for L in $train_lens; do run_torch train sliding moe "$L"; done
 for L in $sample_lens; do run_torch sample sliding moe "$L"; done
 for L in $dense_lens; do run_torch train dense dense "$L"; done
@@ -103,7 +116,7 @@ P = peak["tflops"] if peak else None
 def key(r):
     return (r.get("mode"), r.get("attn"), r.get("ffn"), r.get("seq_len"))
 mds = {key(r): r for r in rows if r.get("impl") == "mds"}
-torch = {key(r): r for r in rows if "impl" not in r or r.get("impl") not in ("mds", "gemm_peak")}
+torch = {key(r): r for r in rows if r.get("impl", "torch") == "torch"}
 print(f"GPU: {gpu}; measured bf16 GEMM peak {P} TFLOP/s (cuBLAS, 8192^3)" if P else "GPU: ? (no torch)")
 print()
 print("| step | attention / FFN | L | batch | mds tok/s | PyTorch tok/s | mds / PyTorch | mds MFU | PyTorch MFU | mds peak GiB | PyTorch peak GiB |")

@@ -101,7 +101,7 @@ if [[ -z $model ]]; then
   "$build/mds-tokenize" train -q --vocab-size "$vocab" -o tok.mds "$train"
   "$build/mds-tokenize" encode -q -m tok.mds --max-src-len "$max_src" --max-trg-len "$max_trg" -o train.mds "$train"
   budget=()
-  ((train_seconds > 0)) && budget=(timeout -s TERM "$train_seconds")
+  ((train_seconds > 0)) && budget=(timeout --preserve-status -s TERM "$train_seconds")
   status=0
   "${budget[@]}" "$build/mds-train" --config "$config" --tokenizer tok.mds -o model.mds \
     --steps "$train_steps" --set train.log_every=100 --set train.valid_every=0 --set train.checkpoint_every=0 \
