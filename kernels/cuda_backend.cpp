@@ -16,6 +16,7 @@
 #include <cublas_v2.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
@@ -23,6 +24,7 @@
 #include "kernels/attention.h"
 #include "kernels/backend_ops.h"
 #include "kernels/context.h"
+#include "kernels/op_profiler.h"
 #include "kernels/optimizer.h"
 
 namespace mds {
@@ -54,15 +56,25 @@ void throw_cublas(cublasStatus_t st, const char* what) {
   if (st != CUBLAS_STATUS_SUCCESS) throw_runtime("cuBLAS {} failed with status {}", what, static_cast<int>(st));
 }
 
+// Opens a profiling scope for the rest of the enclosing backend operation.
+#define MDS_OP(name) cuda::OpProfiler::Scope mds_op_scope_(&prof_, name)
+// The same, naming the product's shape (rows x out x in) when profiling.
+#define MDS_OP_SHAPE(name, rows, out, in)                                                      \
+  cuda::OpProfiler::Scope mds_op_scope_(&prof_, name,                                           \
+                                        prof_.enabled() ? fmt::format("{}x{}x{}", rows, out, in) \
+                                                        : std::string())
+
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, CudaPrecision precision) : ctx_(device), precision_(precision) {
+  CudaBackend(int device, CudaPrecision precision, bool profile)
+      : ctx_(device), precision_(precision), prof_(ctx_.stream(), profile) {
     throw_cublas(cublasCreate(&blas_), "cublasCreate");
     throw_cublas(cublasSetStream(blas_, ctx_.stream()), "cublasSetStream");
     // Plain fp32 products (no TF32), to match the CPU reference.
     throw_cublas(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
   }
   ~CudaBackend() override {
+    prof_.report(stderr);
     cudaStreamSynchronize(ctx_.stream());
     cublasDestroy(blas_);
   }
@@ -81,6 +93,7 @@ class CudaBackend final : public Backend {
   void synchronize() override { ctx_.synchronize(); }
 
   Tensor alloc(std::vector<int64_t> shape, ElemType type) override {
+    MDS_OP("alloc");
     int64_t n = 1;
     for (int64_t s : shape) {
       if (s < 0) throw_runtime("alloc: negative dimension in {}", shape_string(shape));
@@ -102,41 +115,50 @@ class CudaBackend final : public Backend {
   }
 
   void upload(Tensor& dst, const float* src) override {
+    MDS_OP("upload");
     need(dst.type() == ElemType::real, "upload", "float data needs a real tensor");
     put(dst, src);
   }
   void upload(Tensor& dst, const double* src) override {
+    MDS_OP("upload");
     need(dst.type() == ElemType::real, "upload", "double data needs a real tensor");
     std::vector<float> f(src, src + dst.numel());
     put(dst, f.data());
   }
   void upload(Tensor& dst, const int32_t* src) override {
+    MDS_OP("upload");
     need(dst.type() == ElemType::i32, "upload", "int32 data needs an i32 tensor");
     put(dst, src);
   }
   void upload(Tensor& dst, const uint8_t* src) override {
+    MDS_OP("upload");
     need(dst.type() == ElemType::u8, "upload", "uint8 data needs a u8 tensor");
     put(dst, src);
   }
   void upload(Tensor& dst, const uint64_t* src) override {
+    MDS_OP("upload");
     need(dst.type() == ElemType::u64, "upload", "uint64 data needs a u64 tensor");
     put(dst, src);
   }
   void download(const Tensor& src, float* dst) override {
+    MDS_OP("download");
     need(src.type() == ElemType::real, "download", "float output needs a real tensor");
     get(src, dst);
   }
   void download(const Tensor& src, double* dst) override {
+    MDS_OP("download");
     need(src.type() == ElemType::real, "download", "double output needs a real tensor");
     std::vector<float> f(src.numel());
     get(src, f.data());
     for (size_t i = 0; i < f.size(); ++i) dst[i] = f[i];
   }
   void download(const Tensor& src, int32_t* dst) override {
+    MDS_OP("download");
     need(src.type() == ElemType::i32, "download", "int32 output needs an i32 tensor");
     get(src, dst);
   }
   void fill(Tensor& t, double v) override {
+    MDS_OP("fill");
     need(t.defined(), "fill", "tensor is undefined");
     switch (t.type()) {
       case ElemType::real: cuda::bk::fill_f32(ctx_, t.as<float>(), float(v), t.numel()); break;
@@ -146,6 +168,7 @@ class CudaBackend final : public Backend {
     }
   }
   void copy(const Tensor& src, Tensor& dst) override {
+    MDS_OP("copy");
     need(src.type() == dst.type(), "copy", "element types differ");
     need_numel(dst, src.numel(), "copy", "dst");
     MDS_CUDA_CHECK(cudaMemcpyAsync(dst.data(), src.data(), size_t(src.numel()) * elem_bytes(src.type()),
@@ -153,16 +176,19 @@ class CudaBackend final : public Backend {
   }
 
   void add(const Tensor& a, const Tensor& b, Tensor& out) override {
+    MDS_OP("add");
     need_numel(b, a.numel(), "add", "b");
     need_numel(out, a.numel(), "add", "out");
     cuda::bk::add(ctx_, F(a), F(b), F(out), a.numel());
   }
   void axpy(double alpha, const Tensor& x, Tensor& y) override {
+    MDS_OP("axpy");
     need_numel(y, x.numel(), "axpy", "y");
     cuda::bk::axpy(ctx_, float(alpha), F(x), F(y), x.numel());
   }
   void scale(Tensor& x, double alpha) override { cuda::bk::scale(ctx_, F(x), float(alpha), x.numel()); }
   double sum_squares(const Tensor& x) override {
+    MDS_OP("sum_squares");
     auto buf = ctx_.alloc_n<double>(1);
     double out = 0;
     cuda::sum_squares(ctx_, F(x), size_t(x.numel()), buf.as<double>());
@@ -171,16 +197,19 @@ class CudaBackend final : public Backend {
     return out;
   }
   void activation_forward(Activation act, const Tensor& x, Tensor& y) override {
+    MDS_OP("activation_forward");
     need_numel(y, x.numel(), "activation_forward", "y");
     cuda::bk::activation_forward(ctx_, act_code(act), F(x), F(y), x.numel());
   }
   void activation_backward(Activation act, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override {
+    MDS_OP("activation_backward");
     need_numel(dy, x.numel(), "activation_backward", "dy");
     need_numel(dx, x.numel(), "activation_backward", "dx");
     cuda::bk::activation_backward(ctx_, act_code(act), F(x), F(y), F(dy), F(dx), x.numel());
   }
 
   void gemm(bool ta, bool tb, double alpha, const Tensor& A, const Tensor& B, double beta, Tensor& C) override {
+    MDS_OP("gemm");
     const int64_t M = C.rows(), N = C.cols(), K = ta ? A.rows() : A.cols();
     need((ta ? A.cols() : A.rows()) == M && (tb ? B.rows() : B.cols()) == N && (tb ? B.cols() : B.rows()) == K,
          "gemm", "operand shapes do not match");
@@ -188,6 +217,7 @@ class CudaBackend final : public Backend {
   }
   void linear_forward(const Tensor& x, const Tensor& W, const Tensor& b, Tensor& y) override {
     const int64_t out = W.dim(0), in = W.numel() / out, n = x.numel() / in;
+    MDS_OP_SHAPE("linear_forward", n, out, in);
     if (x.cols() != in) throw_runtime("linear_forward: x {} does not match W {}", shape_string(x.shape()), shape_string(W.shape()));
     need_numel(y, n * out, "linear_forward", "y");
     sgemm(false, true, n, out, in, 1.f, F(x), in, F(W), in, 0.f, F(y), out);
@@ -198,6 +228,7 @@ class CudaBackend final : public Backend {
   }
   void linear_backward(const Tensor& x, const Tensor& W, const Tensor& dy, Tensor& dx, Tensor& dW, Tensor& db) override {
     const int64_t out = W.dim(0), in = W.numel() / out, n = x.numel() / in;
+    MDS_OP_SHAPE("linear_backward", n, out, in);
     need_numel(dy, n * out, "linear_backward", "dy");
     if (dx.defined()) sgemm(false, false, n, in, out, 1.f, F(dy), out, F(W), in, 1.f, F(dx), in);
     if (dW.defined()) sgemm(true, false, out, in, n, 1.f, F(dy), out, F(x), in, 1.f, F(dW), in);
@@ -205,6 +236,7 @@ class CudaBackend final : public Backend {
   }
   void grouped_linear_forward(const Tensor& x, const Tensor& W, const Tensor& b, const std::vector<int64_t>& offsets,
                               Tensor& y) override {
+    MDS_OP("grouped_linear_forward");
     need(W.ndim() == 3, "grouped_linear_forward", "W must be [E,out,in]");
     const int64_t E = W.dim(0), out = W.dim(1), in = W.dim(2), S = x.numel() / std::max<int64_t>(in, 1);
     check_offsets(offsets, E, S, "grouped_linear_forward");
@@ -219,6 +251,7 @@ class CudaBackend final : public Backend {
   }
   void grouped_linear_backward(const Tensor& x, const Tensor& W, const Tensor& dy, const std::vector<int64_t>& offsets,
                                Tensor& dx, Tensor& dW, Tensor& db) override {
+    MDS_OP("grouped_linear_backward");
     const int64_t E = W.dim(0), out = W.dim(1), in = W.dim(2), S = x.numel() / std::max<int64_t>(in, 1);
     check_offsets(offsets, E, S, "grouped_linear_backward");
     need_numel(dy, S * out, "grouped_linear_backward", "dy");
@@ -234,6 +267,7 @@ class CudaBackend final : public Backend {
 
   void layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, Tensor& y, Tensor& mean,
                           Tensor& rstd) override {
+    MDS_OP("layer_norm_forward");
     const int64_t C = x.cols(), R = x.rows();
     need_numel(gamma, C, "layer_norm_forward", "gamma");
     need_numel(beta, C, "layer_norm_forward", "beta");
@@ -244,27 +278,32 @@ class CudaBackend final : public Backend {
   }
   void layer_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
                            const Tensor& dy, Tensor& dx, Tensor& dgamma, Tensor& dbeta) override {
+    MDS_OP("layer_norm_backward");
     const int64_t C = x.cols(), R = x.rows();
     need_numel(dy, R * C, "layer_norm_backward", "dy");
     cuda::bk::layer_norm_backward(ctx_, F(x), F(gamma), F(mean), F(rstd), F(dy), F(dx), F(dgamma), F(dbeta), R, C);
   }
   void softmax_forward(const Tensor& x, Tensor& y) override {
+    MDS_OP("softmax_forward");
     need_numel(y, x.numel(), "softmax_forward", "y");
     cuda::bk::softmax_forward(ctx_, F(x), F(y), x.rows(), x.cols());
   }
   void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override {
+    MDS_OP("softmax_backward");
     need_numel(dy, y.numel(), "softmax_backward", "dy");
     need_numel(dx, y.numel(), "softmax_backward", "dx");
     cuda::bk::softmax_backward(ctx_, F(y), F(dy), F(dx), y.rows(), y.cols());
   }
 
   void gather_rows(const Tensor& x, const Tensor& index, Tensor& out) override {
+    MDS_OP("gather_rows");
     const int64_t C = x.cols(), S = index.numel();
     need_numel(out, S * C, "gather_rows", "out");
     check_indices(index, x.rows(), "gather_rows");
     cuda::bk::gather_rows(ctx_, F(x), index.as<int32_t>(), F(out), S, C);
   }
   void scatter_add_rows(const Tensor& dout, const Tensor& index, Tensor& dx) override {
+    MDS_OP("scatter_add_rows");
     const int64_t C = dx.cols(), S = index.numel();
     need_numel(dout, S * C, "scatter_add_rows", "dout");
     check_indices(index, dx.rows(), "scatter_add_rows");
@@ -272,6 +311,7 @@ class CudaBackend final : public Backend {
   }
   void add_position_time_forward(const Tensor& x, const Tensor& pos, const Tensor& temb, int batch, int seq_len,
                                  Tensor& out) override {
+    MDS_OP("add_position_time_forward");
     const int64_t H = x.cols();
     need_numel(x, int64_t(batch) * seq_len * H, "add_position_time_forward", "x");
     need_numel(temb, int64_t(batch) * H, "add_position_time_forward", "temb");
@@ -280,6 +320,7 @@ class CudaBackend final : public Backend {
     cuda::bk::add_position_time_forward(ctx_, F(x), F(pos), F(temb), batch, seq_len, H, F(out));
   }
   void add_position_time_backward(const Tensor& dout, int batch, int seq_len, Tensor& dpos, Tensor& dtemb) override {
+    MDS_OP("add_position_time_backward");
     const int64_t H = dout.cols();
     need_numel(dout, int64_t(batch) * seq_len * H, "add_position_time_backward", "dout");
     if (dtemb.defined()) need_numel(dtemb, int64_t(batch) * H, "add_position_time_backward", "dtemb");
@@ -288,12 +329,14 @@ class CudaBackend final : public Backend {
   }
 
   void gaussian_fill(const Tensor& row_keys, uint64_t salt, Tensor& out) override {
+    MDS_OP("gaussian_fill");
     need(row_keys.type() == ElemType::u64, "gaussian_fill", "row_keys must be u64");
     need_numel(row_keys, out.rows(), "gaussian_fill", "row_keys");
     cuda::bk::gaussian_fill(ctx_, row_keys.as<uint64_t>(), salt, F(out), out.rows(), out.cols());
   }
   void dropout_forward(const Tensor& x, double p, const Tensor& row_keys, uint64_t salt, Tensor& y,
                        Tensor& mask) override {
+    MDS_OP("dropout_forward");
     if (!(p >= 0 && p < 1)) throw_runtime("dropout_forward: rate {} must be in [0, 1)", p);
     const int64_t C = x.cols(), R = x.rows();
     need_numel(row_keys, R, "dropout_forward", "row_keys");
@@ -303,12 +346,14 @@ class CudaBackend final : public Backend {
     cuda::bk::dropout_forward(ctx_, F(x), p, row_keys.as<uint64_t>(), salt, F(y), mask.as<uint8_t>(), R, C);
   }
   void dropout_backward(const Tensor& dy, const Tensor& mask, double p, Tensor& dx) override {
+    MDS_OP("dropout_backward");
     need_numel(mask, dy.numel(), "dropout_backward", "mask");
     need_numel(dx, dy.numel(), "dropout_backward", "dx");
     cuda::bk::dropout_backward(ctx_, F(dy), mask.as<uint8_t>(), float(1.0 / (1.0 - p)), F(dx), dy.numel());
   }
   void row_combine_forward(const Tensor& x, const Tensor& ax, const Tensor& m, const Tensor& am, const Tensor& e,
                            const Tensor& ae, Tensor& out) override {
+    MDS_OP("row_combine_forward");
     const int64_t C = x.cols(), R = x.rows();
     need_numel(ax, R, "row_combine_forward", "ax");
     need_numel(out, R * C, "row_combine_forward", "out");
@@ -319,6 +364,7 @@ class CudaBackend final : public Backend {
   }
   void row_combine_backward(const Tensor& dout, const Tensor& ax, const Tensor& am, const Tensor& ae, Tensor& dx,
                             Tensor& dm, Tensor& de) override {
+    MDS_OP("row_combine_backward");
     const int64_t C = dout.cols(), R = dout.rows();
     if (dx.defined()) need_numel(ax, R, "row_combine_backward", "ax"), need_numel(dx, R * C, "row_combine_backward", "dx");
     if (de.defined()) need_numel(ae, R, "row_combine_backward", "ae"), need_numel(de, R * C, "row_combine_backward", "de");
@@ -333,6 +379,7 @@ class CudaBackend final : public Backend {
                           const Tensor& lse, const Tensor& dout, Tensor& dqkv) override;
 
   void topk_gates_forward(const Tensor& probs, int k, bool renormalize, Tensor& idx, Tensor& gates) override {
+    MDS_OP("topk_gates_forward");
     const int64_t E = probs.cols(), N = probs.rows();
     if (k < 1 || k > E) throw_runtime("topk_gates_forward: k = {} must be in [1, {}]", k, E);
     need(idx.type() == ElemType::i32, "topk_gates_forward", "idx must be i32");
@@ -342,6 +389,7 @@ class CudaBackend final : public Backend {
   }
   void topk_gates_backward(const Tensor& probs, const Tensor& idx, bool renormalize, const Tensor& dgates,
                            Tensor& dprobs) override {
+    MDS_OP("topk_gates_backward");
     const int64_t E = probs.cols(), N = probs.rows(), k = idx.numel() / std::max<int64_t>(N, 1);
     need_numel(dgates, N * k, "topk_gates_backward", "dgates");
     need_numel(dprobs, N * E, "topk_gates_backward", "dprobs");
@@ -350,6 +398,7 @@ class CudaBackend final : public Backend {
   }
   MoeDispatch moe_dispatch(const Tensor& idx, const Tensor& valid, int experts, int64_t capacity) override;
   void moe_combine_forward(const Tensor& yp, const Tensor& gates, const MoeDispatch& d, Tensor& out) override {
+    MDS_OP("moe_combine_forward");
     const int64_t C = out.cols(), N = out.rows(), k = d.top_k;
     need_numel(yp, d.slots * C, "moe_combine_forward", "yp");
     need_numel(gates, N * k, "moe_combine_forward", "gates");
@@ -359,6 +408,7 @@ class CudaBackend final : public Backend {
   }
   void moe_combine_backward(const Tensor& yp, const Tensor& gates, const MoeDispatch& d, const Tensor& dout,
                             Tensor& dyp, Tensor& dgates) override {
+    MDS_OP("moe_combine_backward");
     const int64_t C = dout.cols();
     need_numel(yp, d.slots * C, "moe_combine_backward", "yp");
     if (dyp.defined()) need_numel(dyp, d.slots * C, "moe_combine_backward", "dyp");
@@ -373,11 +423,13 @@ class CudaBackend final : public Backend {
                            double balance_weight, double z_weight, Tensor& dlogits, Tensor& dprobs) override;
 
   void row_sq_diff_forward(const Tensor& a, const Tensor& b, Tensor& out) override {
+    MDS_OP("row_sq_diff_forward");
     if (b.defined()) need_numel(b, a.numel(), "row_sq_diff_forward", "b");
     need_numel(out, a.rows(), "row_sq_diff_forward", "out");
     cuda::bk::row_sq_diff_forward(ctx_, F(a), F(b), F(out), a.rows(), a.cols());
   }
   void row_sq_diff_backward(const Tensor& a, const Tensor& b, const Tensor& drow, Tensor& da, Tensor& db) override {
+    MDS_OP("row_sq_diff_backward");
     need_numel(drow, a.rows(), "row_sq_diff_backward", "drow");
     if (da.defined()) need_numel(da, a.numel(), "row_sq_diff_backward", "da");
     if (db.defined()) need_numel(db, a.numel(), "row_sq_diff_backward", "db");
@@ -391,6 +443,7 @@ class CudaBackend final : public Backend {
   void round_argmax(const Tensor& x, const Tensor& E, const Tensor& bias, Tensor& ids) override;
 
   void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p) override {
+    MDS_OP("adamw_step");
     const int64_t n = param.numel();
     need_numel(grad, n, "adamw_step", "grad");
     need_numel(m, n, "adamw_step", "m");
@@ -402,6 +455,7 @@ class CudaBackend final : public Backend {
     cuda::adamw_step(ctx_, h, F(param), F(grad), F(m), F(v), nullptr, size_t(n));
   }
   void ema_update(Tensor& ema, const Tensor& param, double decay) override {
+    MDS_OP("ema_update");
     need_numel(param, ema.numel(), "ema_update", "param");
     cuda::ema_update(ctx_, float(decay), F(param), F(ema), size_t(ema.numel()));
   }
@@ -463,6 +517,7 @@ class CudaBackend final : public Backend {
 
   Context ctx_;
   CudaPrecision precision_;
+  cuda::OpProfiler prof_;
   cublasHandle_t blas_ = nullptr;
 };
 
@@ -504,6 +559,7 @@ cuda::AttentionShape kernel_shape(const AttentionShape& s) {
 
 void CudaBackend::attention_forward(const AttentionShape& s, const AttentionPattern& p, const Tensor& qkv, Tensor& out,
                                     Tensor& lse) {
+  MDS_OP("attention_forward");
   check_attention(s, qkv, "attention_forward");
   const int64_t H = int64_t(s.heads) * s.head_dim, rows = int64_t(s.batch) * s.seq_len;
   need_numel(out, rows * H, "attention_forward", "out");
@@ -528,6 +584,7 @@ void CudaBackend::attention_forward(const AttentionShape& s, const AttentionPatt
 
 void CudaBackend::attention_backward(const AttentionShape& s, const AttentionPattern& p, const Tensor& qkv,
                                      const Tensor& out, const Tensor& lse, const Tensor& dout, Tensor& dqkv) {
+  MDS_OP("attention_backward");
   check_attention(s, qkv, "attention_backward");
   const int64_t H = int64_t(s.heads) * s.head_dim, rows = int64_t(s.batch) * s.seq_len;
   need_numel(out, rows * H, "attention_backward", "out");
@@ -560,6 +617,7 @@ void CudaBackend::attention_backward(const AttentionShape& s, const AttentionPat
 // ---- MoE -------------------------------------------------------------------------
 
 MoeDispatch CudaBackend::moe_dispatch(const Tensor& idx, const Tensor& valid, int experts, int64_t capacity) {
+  MDS_OP("moe_dispatch");
   need(idx.type() == ElemType::i32, "moe_dispatch", "idx must be i32");
   std::vector<int32_t> hidx(idx.numel());
   get(idx, hidx.data());
@@ -593,6 +651,7 @@ MoeDispatch CudaBackend::moe_dispatch(const Tensor& idx, const Tensor& valid, in
 
 Backend::RouterAux CudaBackend::router_aux_forward(const Tensor& logits, const Tensor& probs, const Tensor& valid,
                                                    const MoeDispatch& d) {
+  MDS_OP("router_aux_forward");
   const int64_t E = logits.cols(), N = logits.rows();
   need_numel(probs, N * E, "router_aux_forward", "probs");
   if (static_cast<int64_t>(d.top1_fraction.size()) != E)
@@ -625,6 +684,7 @@ Backend::RouterAux CudaBackend::router_aux_forward(const Tensor& logits, const T
 void CudaBackend::router_aux_backward(const Tensor& logits, const Tensor& probs, const Tensor& valid,
                                       const MoeDispatch& d, double balance_weight, double z_weight, Tensor& dlogits,
                                       Tensor& dprobs) {
+  MDS_OP("router_aux_backward");
   const int64_t E = logits.cols(), N = logits.rows();
   int64_t count = N;
   if (valid.defined()) {
@@ -673,6 +733,7 @@ void CudaBackend::ce_check(const Tensor& x, const Tensor& E, const Tensor& bias,
 
 void CudaBackend::tied_ce_forward(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets,
                                   const Tensor& row_weight, Tensor& nll) {
+  MDS_OP("tied_ce_forward");
   ce_check(x, E, bias, targets, row_weight, "tied_ce_forward");
   const int64_t N = x.rows(), d = x.cols(), V = E.rows();
   need_numel(nll, N, "tied_ce_forward", "nll");
@@ -687,6 +748,7 @@ void CudaBackend::tied_ce_forward(const Tensor& x, const Tensor& E, const Tensor
 
 void CudaBackend::tied_ce_backward(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets,
                                    const Tensor& row_weight, Tensor& dx, Tensor& dE, Tensor& dbias) {
+  MDS_OP("tied_ce_backward");
   ce_check(x, E, bias, targets, row_weight, "tied_ce_backward");
   const int64_t N = x.rows(), d = x.cols(), V = E.rows();
   if (dx.defined()) need_numel(dx, N * d, "tied_ce_backward", "dx");
@@ -705,6 +767,7 @@ void CudaBackend::tied_ce_backward(const Tensor& x, const Tensor& E, const Tenso
 }
 
 void CudaBackend::round_nearest(const Tensor& x, const Tensor& E, Tensor& ids) {
+  MDS_OP("round_nearest");
   const int64_t N = x.rows(), d = x.cols(), V = E.rows();
   need(E.cols() == d, "round_nearest", "x and embedding differ in width");
   need(ids.type() == ElemType::i32, "round_nearest", "ids must be i32");
@@ -720,6 +783,7 @@ void CudaBackend::round_nearest(const Tensor& x, const Tensor& E, Tensor& ids) {
 }
 
 void CudaBackend::round_argmax(const Tensor& x, const Tensor& E, const Tensor& bias, Tensor& ids) {
+  MDS_OP("round_argmax");
   const int64_t N = x.rows(), d = x.cols(), V = E.rows();
   need(E.cols() == d, "round_argmax", "x and embedding differ in width");
   need(ids.type() == ElemType::i32, "round_argmax", "ids must be i32");
@@ -740,7 +804,8 @@ bool cuda_device_available() { return cuda::device_available(nullptr); }
 std::unique_ptr<Backend> make_cuda_backend(int device, CudaPrecision precision) {
   std::string why;
   if (!cuda::device_available(&why)) throw_runtime("no CUDA device found ({})", why);
-  return std::make_unique<CudaBackend>(device, precision);
+  const char* profile = std::getenv("MDS_CUDA_PROFILE");
+  return std::make_unique<CudaBackend>(device, precision, profile && *profile && std::string(profile) != "0");
 }
 
 }  // namespace mds

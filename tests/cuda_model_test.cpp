@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <random>
 
@@ -18,6 +19,7 @@
 
 #ifdef MDS_HAVE_CUDA
 #include "kernels/context.h"
+#include "kernels/op_profiler.h"
 #endif
 
 namespace mds {
@@ -534,6 +536,44 @@ INSTANTIATE_TEST_SUITE_P(Backends, CudaModel,
                                            ModelCase{"cuda-f32", 96, 1e-2, 3e-2, 5e-2},
                                            ModelCase{"cuda", 128, 2e-2, 6e-2, 8e-2},
                                            ModelCase{"cuda", 96, 2e-2, 6e-2, 8e-2}));
+
+// MDS_CUDA_PROFILE's table: one row per operation name (with its detail),
+// the calls counted, GPU time measured from the events around queued work.
+TEST(CudaProfiler, CountsCallsAndTimesQueuedWork) {
+  REQUIRE_GPU();
+#ifdef MDS_HAVE_CUDA
+  cuda::Context ctx(0);
+  cuda::OpProfiler prof(ctx.stream(), true);
+  auto buf = ctx.alloc_n<float>(size_t(64) << 20);  // 256 MiB: memsets that take measurable time
+  for (int i = 0; i < 3; ++i) {
+    cuda::OpProfiler::Scope s(&prof, "fill", "64Mi");
+    ctx.fill_zero(buf.data(), buf.bytes());
+  }
+  { cuda::OpProfiler::Scope s(&prof, "empty"); }
+  cuda::OpProfiler off(ctx.stream(), false);
+  { cuda::OpProfiler::Scope s(&off, "never"); }
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  prof.report(f);
+  off.report(f);  // disabled: writes nothing
+  std::rewind(f);
+  std::string text;
+  char chunk[512];
+  while (size_t n = std::fread(chunk, 1, sizeof chunk, f)) text.append(chunk, n);
+  std::fclose(f);
+  std::printf("%s", text.c_str());
+  EXPECT_NE(text.find("mds cuda profile"), std::string::npos);
+  const size_t row = text.find("fill 64Mi");
+  ASSERT_NE(row, std::string::npos);
+  long calls = 0;
+  double gpu_ms = -1;
+  ASSERT_EQ(std::sscanf(text.c_str() + row + std::strlen("fill 64Mi"), "%ld %lf", &calls, &gpu_ms), 2);
+  EXPECT_EQ(calls, 3);
+  EXPECT_GT(gpu_ms, 0.0);  // three 256 MiB memsets
+  EXPECT_NE(text.find("empty"), std::string::npos);
+  EXPECT_EQ(text.find("never"), std::string::npos);
+#endif
+}
 
 TEST(CudaFactory, NamesTheBuild) {
 #ifdef MDS_HAVE_CUDA

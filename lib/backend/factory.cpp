@@ -37,7 +37,7 @@ std::shared_ptr<Backend> make_backend(const std::string& requested, int threads)
 #endif
   std::string list;
   for (const auto& d : available_backends()) list += (list.empty() ? "" : ", ") + d;
-  if (device == "cuda" || device == "cuda-f32") throw_usage("device '{}': this is a CPU-only build (no CUDA backend) (available: {})", device, list);
+  if (device.rfind("cuda", 0) == 0) throw_usage("device '{}': this is a CPU-only build (no CUDA backend) (available: {})", device, list);
   throw_usage("unknown device '{}' (available: {})", device, list);
 }
 

@@ -23,17 +23,13 @@ run() {
 expect_rc() { [[ $rc == "$1" ]] || fail "expected exit $1, got $rc (stderr: $(cat "$tmp/err"))"; }
 expect_out() { grep -qF -- "$1" "$tmp/out" || fail "stdout lacks '$1': $(cat "$tmp/out")"; }
 expect_err() { grep -qF -- "$1" "$tmp/err" || fail "stderr lacks '$1': $(cat "$tmp/err")"; }
-expect() {
-  local want=$1 text=$2
-  shift 2
+# check_run GREP_MODE STATUS TEXT CMD...: the body of expect (-F) and expect_re (-G).
+check_run() {
+  local mode=$1 want=$2 text=$3
+  shift 3
   run "$@"
   [[ $rc == "$want" ]] || fail "'$*' exited $rc, expected $want; stderr: $(cat "$tmp/err")"
-  grep -qF -- "$text" "$tmp/err" || fail "'$*': stderr lacks '$text'; stderr: $(cat "$tmp/err")"
+  grep -q "$mode" -- "$text" "$tmp/err" || fail "'$*': stderr lacks '$text'; stderr: $(cat "$tmp/err")"
 }
-expect_re() {
-  local want=$1 pattern=$2
-  shift 2
-  run "$@"
-  [[ $rc == "$want" ]] || fail "'$*' exited $rc, expected $want; stderr: $(cat "$tmp/err")"
-  grep -q -- "$pattern" "$tmp/err" || fail "'$*': stderr lacks /$pattern/; stderr: $(cat "$tmp/err")"
-}
+expect() { check_run -F "$@"; }
+expect_re() { check_run -G "$@"; }
