@@ -109,7 +109,7 @@ if [[ -z $model ]]; then
   # 143: stopped by the time budget's SIGTERM, after writing the checkpoint.
   if ((status != 0 && status != 143)); then echo "bench-sample: mds-train failed ($status): $(cat train.err)" >&2; exit 1; fi
   model=$tmp/model.mds
-  steps_done=$(grep -o '"step":[0-9]*' train.log | tail -1 | cut -d: -f2)
+  steps_done=$(grep -o '"step":[0-9]*' train.log | tail -1 | cut -d: -f2 || true)
   trained="trained here: $(basename "$config"), ${steps_done:-?} steps (last logged) on $(wc -l < "$train") pairs in $(since "$start") s on $device"
 else
   trained="given: $model"

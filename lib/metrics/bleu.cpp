@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
-#include "metrics/parallel.h"
+#include "core/parallel.h"
 #include "metrics/unicode_py.h"
 
 namespace mds {

@@ -3,7 +3,7 @@
 #include <ctime>
 
 #include "metrics/eval_report.h"
-#include "metrics/parallel.h"
+#include "core/parallel.h"
 
 namespace mds {
 

@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "metrics/numpy_mean.h"
-#include "metrics/parallel.h"
+#include "core/parallel.h"
 #include "metrics/unicode_py.h"
 
 namespace mds {

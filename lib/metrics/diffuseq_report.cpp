@@ -6,7 +6,7 @@
 
 #include "metrics/eval_report.h"
 #include "metrics/numpy_mean.h"
-#include "metrics/parallel.h"
+#include "core/parallel.h"
 
 namespace mds {
 

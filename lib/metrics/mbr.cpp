@@ -2,7 +2,7 @@
 #include "metrics/mbr.h"
 
 #include "metrics/diffuseq.h"
-#include "metrics/parallel.h"
+#include "core/parallel.h"
 
 namespace mds {
 

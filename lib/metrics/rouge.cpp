@@ -7,7 +7,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "metrics/parallel.h"
+#include "core/parallel.h"
 
 namespace mds {
 

@@ -4,7 +4,7 @@
 
 #include "metrics/eval_report.h"
 #include "metrics/numpy_mean.h"
-#include "metrics/parallel.h"
+#include "core/parallel.h"
 #include "metrics/unicode_py.h"
 
 namespace mds {

@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "core/version.h"
 #include "io/stream.h"
-#include "text/parallel.h"
+#include "core/parallel.h"
 
 namespace mds {
 namespace {

@@ -12,7 +12,7 @@
 #include "io/stream.h"
 #include "text/corpus.h"
 #include "text/encoder_cache.h"
-#include "text/parallel.h"
+#include "core/parallel.h"
 
 namespace mds {
 

@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "text/corpus.h"
-#include "text/parallel.h"
+#include "core/parallel.h"
 
 namespace mds {
 

@@ -1,24 +1,36 @@
-// Runs independent per-example work on several threads. Each thread builds its
-// own state (scorer, caches) once; examples are handed out in small chunks so
-// that long and short examples balance. Results are written by index, so the
-// output never depends on the thread count.
+// Data parallelism over independent work items, for the text tools, the
+// metrics and the sampler. Two shapes of loop:
+// - parallel_for: numbered items on a few threads (the caller's included);
+//   the failure of the lowest-numbered item is rethrown, so errors read as a
+//   serial run would report them.
+// - parallel_for_each: each thread builds its own state (scorer, caches) once;
+//   items are handed out in small chunks so long and short ones balance;
+//   results are written by index, so output never depends on the thread count.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace mds {
 
-// Threads to use for `requested` (0 = all hardware threads), never more than items.
+// Calls work(item, thread) for every item in [0, n), with thread in
+// [0, threads). Items are handed out dynamically. If some items throw, the
+// exception of the lowest-numbered one is rethrown after all threads finish.
+void parallel_for(size_t n, int threads, const std::function<void(size_t item, int thread)>& work);
+
+// Threads to use for a --threads value: 0 means all hardware threads.
+int resolve_threads(int requested);
+
+// resolve_threads(requested), never more than `items` (at least 1).
 inline int effective_threads(int requested, size_t items) {
-  int t = requested > 0 ? requested : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (items < static_cast<size_t>(t)) t = static_cast<int>(std::max<size_t>(1, items));
-  return t;
+  const int t = resolve_threads(requested);
+  return items < static_cast<size_t>(t) ? static_cast<int>(std::max<size_t>(1, items)) : t;
 }
 
 // For i in [0, n): fn(state, i), with state = make_state() once per thread.

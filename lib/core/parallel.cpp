@@ -1,5 +1,5 @@
 // parallel_for over std::thread (parallel.h).
-#include "text/parallel.h"
+#include "core/parallel.h"
 
 #include <algorithm>
 #include <atomic>
