@@ -26,6 +26,18 @@ class OpsBasic : public ::testing::Test {
   std::mt19937_64 rng{1234};
 };
 
+// --threads reaches the BLAS library: making a backend sets OpenBLAS's own
+// thread count (where the BLAS is OpenBLAS; others have no such control).
+TEST(BlasThreads, FollowTheBackendThreadCount) {
+  auto one = make_cpu_backend(1);
+  if (cpu::blas_threads() == 0) GTEST_SKIP() << "the BLAS in use has no thread control (or no BLAS)";
+  EXPECT_EQ(cpu::blas_threads(), 1);
+  auto two = make_cpu_backend(2);
+  EXPECT_EQ(cpu::blas_threads(), 2);
+  EXPECT_TRUE(cpu::set_blas_threads(1));
+  EXPECT_EQ(cpu::blas_threads(), 1);
+}
+
 TEST_F(OpsBasic, GemmFallbackMatchesBlasPathAllTransposes) {
   cpu::Context ctx(2);
   const int64_t M = 7, N = 5, K = 9;

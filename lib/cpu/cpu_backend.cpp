@@ -224,6 +224,8 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend(int threads, CpuPrecision precision) {
+  // The GEMMs' own threads follow --threads too, so `--threads 1` means one core.
+  cpu::set_blas_threads(threads);
   if (precision == CpuPrecision::f64) return std::make_unique<CpuBackend<double>>(threads);
   return std::make_unique<CpuBackend<float>>(threads);
 }

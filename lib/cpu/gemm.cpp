@@ -9,10 +9,32 @@
 
 #ifdef MDS_HAVE_BLAS
 #include <cblas.h>
+// OpenBLAS's thread control, declared weak: with another BLAS (netlib, BLIS)
+// the symbols are absent and the pointers are null.
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+extern "C" int openblas_get_num_threads(void) __attribute__((weak));
 #endif
 
 namespace mds {
 namespace cpu {
+
+bool set_blas_threads(int threads) {
+#ifdef MDS_HAVE_BLAS
+  if (openblas_set_num_threads && threads > 0) {
+    openblas_set_num_threads(threads);
+    return true;
+  }
+#endif
+  (void)threads;
+  return false;
+}
+
+int blas_threads() {
+#ifdef MDS_HAVE_BLAS
+  if (openblas_get_num_threads) return openblas_get_num_threads();
+#endif
+  return 0;
+}
 
 namespace {
 

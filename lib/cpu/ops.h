@@ -19,6 +19,14 @@ void check_defined(const Tensor& t, const char* op, const char* what);
 void check_numel(const Tensor& t, int64_t n, const char* op, const char* what);
 void check_type(const Tensor& t, ElemType type, const char* op, const char* what);
 
+// gemm.cpp: the BLAS library's own worker threads follow the backend's
+// --threads (OpenBLAS only; other BLAS libraries keep their defaults).
+// Process-wide, as the library's setting is. Returns false where the BLAS
+// offers no such control (or the build has no BLAS).
+bool set_blas_threads(int threads);
+// The BLAS library's thread count, or 0 where it cannot say.
+int blas_threads();
+
 // gemm.cpp: raw row-major C = alpha op(A) op(B) + beta C; BLAS when available.
 template <typename T>
 void gemm_raw(const Context& ctx, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
