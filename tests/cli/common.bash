@@ -7,6 +7,7 @@
 #   expect_out / expect_err TEXT   its stdout / stderr holds the fixed string TEXT
 #   expect STATUS TEXT CMD...      run + expect_rc + expect_err in one
 #   expect_re STATUS REGEX CMD...  the same with a grep basic regular expression
+#   check_help_and_man PROGRAM     --help, the man page and --version agree
 set -euo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -32,4 +33,17 @@ check_run() {
   grep -q "$mode" -- "$text" "$tmp/err" || fail "'$*': stderr lacks '$text'; stderr: $(cat "$tmp/err")"
 }
 expect() { check_run -F "$@"; }
+# check_help_and_man PROGRAM: --help has the usage line, every flag it lists is
+# in man/PROGRAM.1, and --version names the program.
+check_help_and_man() {
+  local prog=$1
+  "$prog" --help >"$tmp/help.txt" || fail "$prog --help exited $?"
+  grep -q "Usage: $prog" "$tmp/help.txt" || fail "$prog --help lacks the usage line"
+  sed 's/\\//g' "$MDS_SOURCE_DIR/man/$prog.1" >"$tmp/man.txt"
+  local flag
+  for flag in $(grep -oE -- '--[a-z][a-z0-9+-]+' "$tmp/help.txt" | sort -u); do
+    grep -qF -- "$flag" "$tmp/man.txt" || fail "man/$prog.1 does not document $flag"
+  done
+  "$prog" --version | grep -q "^$prog " || fail "$prog --version does not name the program"
+}
 expect_re() { check_run -G "$@"; }

@@ -11,13 +11,7 @@ cd "$tmp"
 
 
 # ---- help, version, man page ------------------------------------------------
-mds-sample --help >help.txt || fail "--help exited $?"
-grep -q "Usage: mds-sample" help.txt || fail "--help lacks the usage line"
-sed 's/\\//g' "$MDS_SOURCE_DIR/man/mds-sample.1" >man.txt
-for flag in $(grep -oE -- '--[a-z][a-z0-9+-]+' help.txt | sort -u); do
-  grep -qF -- "$flag" man.txt || fail "man/mds-sample.1 does not document $flag"
-done
-mds-sample --version | grep -q "^mds-sample " || fail "--version does not name the program"
+check_help_and_man mds-sample
 
 # ---- usage errors without a model: exit 2 ------------------------------------
 expect 2 "--model is required" mds-sample

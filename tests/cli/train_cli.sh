@@ -9,13 +9,7 @@ cd "$tmp"
 
 
 # ---- help, version, man page ------------------------------------------------
-mds-train --help >help.txt || fail "--help exited $?"
-grep -q "Usage: mds-train" help.txt || fail "--help lacks the usage line"
-sed 's/\\//g' "$MDS_SOURCE_DIR/man/mds-train.1" >man.txt
-for flag in $(grep -oE -- '--[a-z][a-z-]+' help.txt | sort -u); do
-  grep -qF -- "$flag" man.txt || fail "man/mds-train.1 does not document $flag"
-done
-mds-train --version | grep -q "mds-train" || fail "--version does not name the program"
+check_help_and_man mds-train
 
 # ---- data: 64 QQP pairs, a tokenizer and shards -----------------------------
 (zstd -dc "$MDS_SHARED_DIR/data/qqp_diffuseq/train.jsonl.zst" 2>/dev/null || true) | head -n 64 >pairs.jsonl
