@@ -1,11 +1,13 @@
 // mds-inspect: show any .mds file (header, metadata, sections; shard
 // statistics; tokenizer details) as text or JSON. Thin main over
-// lib/inspect. See man/mds-inspect.1.
+// lib/inspect; --export-sampling writes a sampling checkpoint through
+// lib/train/export.h. See man/mds-inspect.1.
 #include <CLI/CLI.hpp>
 
 #include "cli_common.h"
 #include "inspect/inspect.h"
 #include "io/stream.h"
+#include "train/export.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Show an .mds file: header, metadata and sections; statistics for token shards; vocabulary and "
@@ -23,7 +25,33 @@ int main(int argc, char** argv) {
   app.add_option("--samples", opts.samples, "Tokenizer self-test samples to show")
       ->default_val(5)
       ->check(CLI::Range(0, 100000));
+  std::string export_path, export_dtype = "bf16", export_about;
+  auto* o_export = app.add_option("--export-sampling", export_path,
+                                  "Write the training checkpoint given as FILE as a sampling checkpoint: its EMA "
+                                  "weights, config and tokenizer only (atomically)")
+                       ->type_name("OUT");
+  app.add_option("--export-dtype", export_dtype, "Weight type of --export-sampling: bf16 or f32")
+      ->check(CLI::IsMember({"bf16", "f32"}))
+      ->capture_default_str()
+      ->needs(o_export);
+  app.add_option("--export-about", export_about,
+                 "JSON object file stored in the export's metadata (data, scores, training time)")
+      ->type_name("JSON")
+      ->needs(o_export);
   return mds::cli::run(app, argc, argv, [&]() -> int {
+    if (!export_path.empty()) {
+      if (files.size() != 1 || files[0] == "-")
+        mds::throw_usage("--export-sampling takes exactly one checkpoint file (not stdin)");
+      mds::train::ExportOptions eo;
+      eo.weight_dtype = export_dtype == "f32" ? mds::DType::f32 : mds::DType::bf16;
+      if (!export_about.empty()) eo.about = mds::train::read_json_object(export_about);
+      const nlohmann::json e = mds::train::export_sampling_file(files[0], export_path, eo);
+      std::fprintf(stderr, "mds-inspect: wrote %s: %lld parameters in %lld tensors as %s EMA weights (step %s)\n",
+                   export_path.c_str(), static_cast<long long>(e["parameters"].get<int64_t>()),
+                   static_cast<long long>(e["tensors"].get<int64_t>()), export_dtype.c_str(),
+                   e["from"]["step"].dump().c_str());
+      return 0;
+    }
     mds::OutputFile out("-");
     for (size_t i = 0; i < files.size(); ++i) {
       const nlohmann::json report = mds::inspect_file(files[i], opts);

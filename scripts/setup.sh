@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what mds needs (Debian/Ubuntu packages) and builds it into build/.
 # As root, missing packages are installed with apt-get; otherwise the exact
-# command to run is printed. Usage: scripts/setup.sh [extra cmake args...]
+# command to run is printed.
+# Usage: scripts/setup.sh [--tools] [extra cmake args...]
+#   --tools  build only libmds and the five tools (what scripts/demo.sh runs),
+#            not the test suite and benchmarks (scripts/test.sh builds those)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +30,12 @@ if ((${#missing[@]})); then
   fi
 fi
 
+targets=()
+if [[ "${1:-}" == --tools ]]; then
+  shift
+  targets=(--target mds-tokenize mds-inspect mds-train mds-sample mds-eval)
+  echo "setup: building libmds and the five tools only (scripts/test.sh builds the test suite)" >&2
+fi
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >&2
-cmake --build build -j"$jobs" >&2
+cmake --build build -j"$jobs" "${targets[@]}" >&2

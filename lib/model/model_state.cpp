@@ -1,9 +1,12 @@
 // DiffusionModel's optimiser, EMA and checkpoint state: AdamW over every
 // parameter (DiffuSeq applies decay to all of them), the EMA update, and
 // save/load as f32 container sections "param/", "ema/", "adam_m/", "adam_v/".
+// Loading also takes bf16 "param/" sections (exported sampling checkpoints,
+// lib/train/export.h), widened exactly to f32 for the backend.
 #include <cmath>
 #include <cstring>
 
+#include "core/bf16.h"
 #include "core/error.h"
 #include "model/model.h"
 
@@ -67,18 +70,36 @@ void DiffusionModel::load_state(const Container& in) {
   auto load = [&](const std::string& name, const Param& p, Tensor& dst) -> bool {
     const Section* s = find(name);
     if (!s) return false;
-    if (s->dtype != DType::f32)
-      throw_bad_input("{}: section '{}' has dtype code {}, expected f32", src, name, static_cast<int>(s->dtype));
+    if (s->dtype != DType::f32 && s->dtype != DType::bf16)
+      throw_bad_input("{}: section '{}' has dtype {}, expected f32 or bf16", src, name, dtype_name(s->dtype));
     if (s->shape != p.shape)
       throw_bad_input("{}: section '{}' has shape {}, the model expects {}", src, name, shape_string(s->shape),
                       shape_string(p.shape));
     std::vector<float> h(size_t(p.value.numel()));
-    std::memcpy(h.data(), s->data.data(), h.size() * sizeof(float));
+    if (s->data.size() != h.size() * dtype_size(s->dtype))
+      throw_bad_input("{}: section '{}' holds {} bytes, expected {} for shape {}", src, name, s->data.size(),
+                      h.size() * dtype_size(s->dtype), shape_string(p.shape));
+    if (s->dtype == DType::f32) {
+      std::memcpy(h.data(), s->data.data(), h.size() * sizeof(float));
+    } else {
+      for (size_t i = 0; i < h.size(); ++i) {
+        uint16_t b;
+        std::memcpy(&b, s->data.data() + i * sizeof b, sizeof b);
+        h[i] = bf16_to_float(b);
+      }
+    }
     if (!dst.defined()) dst = be_->alloc(p.shape);
     be_->upload(dst, h.data());
     return true;
   };
+  // A sampling checkpoint (lib/train/export.h) holds the EMA weights alone,
+  // as "param/": they are both the weights and their EMA.
+  const bool ema_export = in.meta.contains("export") && in.meta["export"].is_object() &&
+                          in.meta["export"].value("weights", std::string()) == "ema";
   for (auto& p : params_.all()) {
+    if (ema_export && (find("ema/" + p.name) || find("adam_m/" + p.name)))
+      throw_bad_input("{}: a sampling checkpoint (meta \"export\") must hold only 'param/' weights, found training "
+                      "state for '{}'", src, p.name);
     if (!load("param/" + p.name, p, p.value))
       throw_bad_input("{}: missing section 'param/{}' (is the checkpoint from another model configuration?)", src,
                       p.name);

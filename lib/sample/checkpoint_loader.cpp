@@ -34,6 +34,13 @@ LoadedModel load_sampling_model(const ModelLoadOptions& opt) {
     out.identity["step"] = t.value("step", nlohmann::json());
     out.identity["seed"] = t.value("seed", nlohmann::json());
   }
+  if (meta.contains("export") && meta["export"].is_object()) {
+    const auto& e = meta["export"];
+    const auto from = e.value("from", nlohmann::json::object());
+    out.identity["step"] = from.value("step", nlohmann::json());
+    out.identity["seed"] = from.value("seed", nlohmann::json());
+    out.identity["weights"] = e.value("dtype", std::string()) + " EMA weights (sampling checkpoint)";
+  }
   if (meta.contains("provenance")) out.identity["provenance"] = meta["provenance"];
   return out;
 }

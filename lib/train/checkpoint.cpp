@@ -20,12 +20,24 @@ void check_values(const Section& s) {
                     std::isnan(v) ? "NaN" : "an infinity", i);
   }
 }
+// bf16: the exponent bits all set means an infinity or a NaN.
+void check_bf16_values(const Section& s) {
+  const size_t n = s.data.size() / sizeof(uint16_t);
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, s.data.data() + i * sizeof h, sizeof h);
+    if ((h & 0x7f80u) == 0x7f80u)
+      throw_runtime("refusing to write a checkpoint: section \"{}\" holds {} at element {}", s.name,
+                    (h & 0x007fu) ? "NaN" : "an infinity", i);
+  }
+}
 }  // namespace
 
 void check_finite(const Container& c) {
   for (const Section& s : c.sections) {
     if (s.dtype == DType::f32) check_values<float>(s);
     if (s.dtype == DType::f64) check_values<double>(s);
+    if (s.dtype == DType::bf16) check_bf16_values(s);
   }
 }
 

@@ -12,7 +12,7 @@ namespace mds::train {
 
 constexpr const char* kCheckpointKind = "checkpoint";
 
-// Throws a runtime error naming the first f32/f64 section holding a NaN or
+// Throws a runtime error naming the first f32/f64/bf16 section holding a NaN or
 // infinity (and the element index).
 void check_finite(const Container& c);
 // check_finite, then an atomic write (temp file + rename).
