@@ -35,6 +35,15 @@ if [[ "${1:-}" == --tools ]]; then
   shift
   targets=(--target mds-tokenize mds-inspect mds-train mds-sample mds-eval)
   echo "setup: building libmds and the five tools only (scripts/test.sh builds the test suite)" >&2
+  # A first build on a machine without a usable GPU skips the CUDA kernels,
+  # which it could not run (half the build time on 2 cores); scripts/test.sh
+  # turns them back on (MDS_CUDA=AUTO) where nvcc exists.
+  if [[ ! -f build/CMakeCache.txt ]] && ! nvidia-smi -L >/dev/null 2>&1; then
+    echo "setup: no usable GPU: building the CPU backend only" >&2
+    set -- -DMDS_CUDA=OFF "$@"
+  fi
+else
+  set -- -DMDS_CUDA=AUTO "$@"
 fi
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >&2

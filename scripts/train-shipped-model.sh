@@ -16,9 +16,10 @@
 # reproduces on any machine) and with the training device's backend.
 #
 # Usage: scripts/train-shipped-model.sh [--bin DIR] [--out FILE] [--work DIR]
-#          [--device NAME] [--steps N] [--warmup-steps N] [--max-seconds S]
+#          [--config FILE] [--device NAME] [--steps N] [--warmup-steps N] [--max-seconds S]
 #   --bin DIR         folder with the mds tools (default build/)
 #   --out FILE        the sampling checkpoint to write (default examples/models/qqp-paraphrase.mds)
+#   --config FILE     model and training config (default examples/configs/qqp-paraphrase.json)
 #   --work DIR        where the tokenizer, shards, training checkpoint and logs go (default: a temp folder)
 #   --max-seconds S   stop training after S seconds of wall time (SIGINT: mds-train saves and stops), 0 = no limit
 # Needs python3 (to assemble the metadata record) and sha256sum.
@@ -31,16 +32,18 @@ device=auto
 steps=""
 warmup=""
 max_seconds=0
+config=examples/configs/qqp-paraphrase.json
 while (($#)); do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
+    --config) config=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
     --warmup-steps) warmup=$2; shift 2 ;;
     --max-seconds) max_seconds=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "train-shipped-model: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -51,7 +54,6 @@ export PATH="$PWD/$bin:$PATH"
 [[ -n $work ]] || work=$(mktemp -d)
 mkdir -p "$work"
 data=examples/data
-config=examples/configs/qqp-paraphrase.json
 log() { echo "[$(date +%H:%M:%S)] train-shipped-model: $*" >&2; }
 
 log "tokenizer and shards in $work"
