@@ -16,11 +16,13 @@
 # reproduces on any machine) and with the training device's backend.
 #
 # Usage: scripts/train-shipped-model.sh [--bin DIR] [--out FILE] [--work DIR]
-#          [--config FILE] [--device NAME] [--steps N] [--warmup-steps N] [--max-seconds S]
+#          [--config FILE] [--device NAME] [--steps N] [--warmup-steps N] [--max-seconds S] [--resume]
 #   --bin DIR         folder with the mds tools (default build/)
 #   --out FILE        the sampling checkpoint to write (default examples/models/qqp-paraphrase.mds)
 #   --config FILE     model and training config (default examples/configs/qqp-paraphrase.json)
 #   --work DIR        where the tokenizer, shards, training checkpoint and logs go (default: a temp folder)
+#   --resume          continue the run whose files are in --work (its tokenizer, shards and checkpoint;
+#                     --steps may extend or shorten the schedule) instead of starting afresh
 #   --max-seconds S   stop training after S seconds of wall time (SIGINT: mds-train saves and stops), 0 = no limit
 # Needs python3 (to assemble the metadata record) and sha256sum.
 set -euo pipefail
@@ -33,6 +35,7 @@ steps=""
 warmup=""
 max_seconds=0
 config=examples/configs/qqp-paraphrase.json
+resume=0
 while (($#)); do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
@@ -43,7 +46,8 @@ while (($#)); do
     --steps) steps=$2; shift 2 ;;
     --warmup-steps) warmup=$2; shift 2 ;;
     --max-seconds) max_seconds=$2; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    --resume) resume=1; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "train-shipped-model: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -56,19 +60,24 @@ mkdir -p "$work"
 data=examples/data
 log() { echo "[$(date +%H:%M:%S)] train-shipped-model: $*" >&2; }
 
-log "tokenizer and shards in $work"
-mds-tokenize train --vocab-size 4096 -o "$work/tok.mds" "$data/qqp_small.train.jsonl"
-for split in train valid test; do
-  mds-tokenize encode -m "$work/tok.mds" --max-src-len 64 --max-trg-len 48 \
-    -o "$work/$split.mds" "$data/qqp_small.$split.jsonl"
-done
+if ((resume)); then
+  [[ -f $work/model.mds ]] || { echo "train-shipped-model: --resume: no $work/model.mds" >&2; exit 2; }
+else
+  log "tokenizer and shards in $work"
+  mds-tokenize train --vocab-size 4096 -o "$work/tok.mds" "$data/qqp_small.train.jsonl"
+  for split in train valid test; do
+    mds-tokenize encode -m "$work/tok.mds" --max-src-len 64 --max-trg-len 48 \
+      -o "$work/$split.mds" "$data/qqp_small.$split.jsonl"
+  done
+  rm -f "$work/train.log.jsonl"
+fi
 
 log "training ($config, device $device)"
 train_args=(--config "$config" --tokenizer "$work/tok.mds" --valid "$work/valid.mds" --device "$device"
             --log "$work/train.log.jsonl" --no-progress -o "$work/model.mds")
+((resume)) && train_args+=(--resume "$work/model.mds")
 [[ -n $steps ]] && train_args+=(--steps "$steps")
 [[ -n $warmup ]] && train_args+=(--warmup-steps "$warmup")
-rm -f "$work/train.log.jsonl"
 status=0
 if ((max_seconds > 0)); then
   timeout -s INT "$max_seconds" mds-train "${train_args[@]}" "$work/train.mds" || status=$?
@@ -126,7 +135,8 @@ about = {
   "config": config,
   "config_sha256": sha(config),
   "training": {"device": trained_on, "gpu": gpu, "steps": end[-1]["step"] if end else None,
-               "wall_seconds": round(end[-1]["elapsed_s"], 1) if end else None,
+               "wall_seconds": round(sum(e["elapsed_s"] for e in end), 1) if end else None,
+               "segments": len(end),
                "tokens": end[-1].get("tokens") if end else None,
                "stopped_by_signal": end[-1].get("signal") if end else None,
                "last_valid": {k: v for k, v in valid[-1].items() if not isinstance(v, (list, dict))} if valid else None},

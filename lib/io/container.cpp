@@ -253,7 +253,11 @@ bool ContainerReader::next(Container& c) {
   Cursor cur(name_, h, header_size - 4, h_off);
   cur.get(4, "magic");
   cur.get(2, "version");
-  cur.get(2, "flags");
+  // No flag is defined yet: a set bit means a writer this reader predates.
+  const uint64_t flags = cur.get(2, "flags");
+  if (flags != 0)
+    throw_bad_input("{}: offset {}: reserved header flags: expected 0000, found {:04X} (written by a newer mds?)",
+                    name_, h_off + 6, flags);
   const uint64_t kind_len = cur.get(2, "kind length");
   c = Container();
   c.source = name_;
@@ -345,6 +349,11 @@ Container read_container(const std::string& path, const std::string& expected_ki
   if (!expected_kind.empty() && c.kind != expected_kind)
     throw_bad_input("{}: expected an .mds file of kind '{}', found kind '{}'", reader.display_name(), expected_kind,
                     c.kind);
+  // A tokenizer or checkpoint is one unit: anything after it is a second
+  // file appended by mistake or garbage, never something to ignore.
+  if (!reader.at_end())
+    throw_bad_input("{}: offset {}: expected the end of the file after the {} unit, found {} more bytes",
+                    reader.display_name(), reader.offset(), c.kind, reader.remaining());
   return c;
 }
 

@@ -120,6 +120,8 @@ class ContainerReader {
   // Next unit; false at a clean end of input.
   bool next(Container& c);
   uint64_t offset() const { return offset_; }
+  bool at_end() const { return offset_ >= bytes_.size(); }
+  uint64_t remaining() const { return at_end() ? 0 : bytes_.size() - offset_; }
   std::string display_name() const { return name_; }
 
  private:
@@ -128,8 +130,9 @@ class ContainerReader {
   uint64_t offset_ = 0;
 };
 
-// Reads the first unit of a file and checks its kind (if expected_kind is not
-// empty). Further units are ignored only for kinds that are single-unit.
+// Reads a single-unit file (tokenizer, checkpoint) and checks its kind (if
+// expected_kind is not empty); bytes after the unit are refused (bad_input
+// with their offset). Shards are streams: read them with ContainerReader.
 Container read_container(const std::string& path, const std::string& expected_kind = "");
 
 }  // namespace mds

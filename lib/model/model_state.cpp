@@ -88,6 +88,12 @@ void DiffusionModel::load_state(const Container& in) {
         h[i] = bf16_to_float(b);
       }
     }
+    // A non-finite weight would sample NaN text or train into NaN: refuse it
+    // at load, where the file and the element can still be named.
+    for (size_t i = 0; i < h.size(); ++i)
+      if (!std::isfinite(h[i]))
+        throw_bad_input("{}: section '{}' holds {} at element {}: the checkpoint is damaged", src, name,
+                        std::isnan(h[i]) ? "NaN" : "an infinity", i);
     if (!dst.defined()) dst = be_->alloc(p.shape);
     be_->upload(dst, h.data());
     return true;
@@ -103,7 +109,13 @@ void DiffusionModel::load_state(const Container& in) {
     if (!load("param/" + p.name, p, p.value))
       throw_bad_input("{}: missing section 'param/{}' (is the checkpoint from another model configuration?)", src,
                       p.name);
-    if (!load("ema/" + p.name, p, p.ema)) be_->copy(p.value, p.ema);
+    if (!load("ema/" + p.name, p, p.ema)) {
+      if (!ema_export)
+        throw_bad_input("{}: missing section 'ema/{}': a training checkpoint holds the EMA of every weight (a "
+                        "sampling checkpoint says so in its meta \"export\")",
+                        src, p.name);
+      be_->copy(p.value, p.ema);
+    }
     const bool m = load("adam_m/" + p.name, p, p.adam_m), v = load("adam_v/" + p.name, p, p.adam_v);
     if (m != v) throw_bad_input("{}: '{}' has only one of its two AdamW moments", src, p.name);
     be_->fill(p.grad, 0.0);

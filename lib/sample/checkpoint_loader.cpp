@@ -20,7 +20,14 @@ LoadedModel load_sampling_model(const ModelLoadOptions& opt) {
   std::string tok_hash;
   size_t vocab = 0;
   out.codec = embedded_tokenizer_codec(ck, &tok_hash, &vocab);
-  const ModelConfig config = model_config_from_json(meta["config"]["model"]);
+  ModelConfig config;
+  try {
+    config = model_config_from_json(meta["config"]["model"]);
+  } catch (const Error& e) {
+    // The config travels inside the checkpoint: a bad one is bad input data.
+    if (e.code() != ExitCode::usage) throw;
+    throw_bad_input("{}: the checkpoint's model config is invalid: {}", opt.path, e.what());
+  }
   if (config.vocab_size != static_cast<int64_t>(vocab))
     throw_bad_input("{}: the model has {} vocabulary entries but its tokenizer {}", opt.path, config.vocab_size, vocab);
   auto model = make_model(config, make_backend(opt.device, opt.threads), /*seed=*/0);

@@ -82,6 +82,15 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
     const json& cfg = ck.meta.contains("config") ? ck.meta["config"] : json();
     if (!cfg.is_object() || !cfg.contains("model") || !cfg.contains("train"))
       throw_bad_input("{}: checkpoint metadata lacks the \"config\" object with \"model\" and \"train\"", opt.resume);
+    // The checkpoint's own config is input data: when it does not validate,
+    // the file is at fault (exit 3), not the command line.
+    try {
+      (void)train_config_from_json(cfg["train"], opt.resume + " (config): train");
+      (void)binding.shape(cfg["model"]);
+    } catch (const Error& e) {
+      if (e.code() != ExitCode::usage) throw;
+      throw_bad_input("{}: the checkpoint's config is invalid: {}", opt.resume, e.what());
+    }
   }
   const Tokenizer tok = resuming ? Tokenizer::from_embedded(ck) : Tokenizer::load(opt.tokenizer_path);
   if (resuming && !opt.tokenizer_path.empty()) {
