@@ -3,12 +3,17 @@
 // errors on stderr as "PROGRAM: error: MESSAGE".
 #pragma once
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "core/error.h"
 #include "core/version.h"
@@ -18,6 +23,110 @@ namespace mds::cli {
 // Adds --version to app, printing version_report(program).
 inline void add_version_flag(CLI::App& app, const std::string& program) {
   app.set_version_flag("--version", [program] { return version_report(program); });
+}
+
+// ---- flag validators -----------------------------------------------------
+// One wording for every tool: "--seed: expected an integer >= 0, found -1".
+// CLI11 alone reads unsigned flags with strtoull (so -1 becomes 2^64-1 and
+// passes a range check), reads 010 as octal, and lets nan through its number
+// ranges; these validators see the text first and refuse all of that.
+// Attach the integer ones with ->transform(), not ->check(): they hand CLI11
+// the value rewritten as plain decimal, and check() would discard that.
+
+namespace detail {
+
+// Reads v as a base-10 integer: an optional '-', then digits, nothing else.
+// *too_big: the magnitude does not fit 64 bits.
+inline bool read_integer(const std::string& v, bool* negative, unsigned long long* magnitude, bool* too_big) {
+  const char* b = v.data();
+  const char* e = b + v.size();
+  *negative = b != e && *b == '-';
+  if (*negative) ++b;
+  if (b == e || *b < '0' || *b > '9') return false;
+  const auto [end, ec] = std::from_chars(b, e, *magnitude);
+  *too_big = ec == std::errc::result_out_of_range;
+  return end == e && (ec == std::errc() || *too_big);
+}
+
+// Integers from lo to hi. at_least: word the message "an integer >= lo" when
+// hi is only the flag type's limit.
+inline CLI::Validator integer_validator(long long lo, unsigned long long hi, bool at_least) {
+  const std::string expected =
+      at_least ? fmt::format("an integer >= {}", lo) : fmt::format("an integer from {} to {}", lo, hi);
+  return CLI::Validator(
+      [lo, hi, expected](std::string& v) -> std::string {
+        bool negative = false, too_big = false;
+        unsigned long long m = 0;
+        if (!read_integer(v, &negative, &m, &too_big)) return fmt::format("expected {}, found {}", expected, v);
+        const bool below_zero = negative && (m != 0 || too_big);  // "-0" is 0
+        // Compared as magnitudes so that no value can overflow: -m >= lo when
+        // lo < 0 and m <= |lo|.
+        const unsigned long long lo_magnitude = lo < 0 ? static_cast<unsigned long long>(-(lo + 1)) + 1 : 0;
+        const bool below = below_zero ? (lo >= 0 || too_big || m > lo_magnitude)
+                                      : (lo > 0 && !too_big && m < static_cast<unsigned long long>(lo));
+        if (below) return fmt::format("expected {}, found {}", expected, v);
+        if (!below_zero && (too_big || m > hi))
+          return fmt::format("expected an integer from {} to {}, found {}", lo, hi, v);
+        // Hand CLI11 plain decimal (it would read a leading 0 as octal).
+        v = (below_zero ? "-" : "") + std::to_string(m);
+        return "";
+      },
+      at_least ? fmt::format("INT>={}", lo) : fmt::format("INT in [{} - {}]", lo, hi));
+}
+
+// Reads v as a whole decimal or exponent number. An overflow (1e999) reads
+// as an infinity and an underflow (1e-999) as the tiny value strtod gives,
+// so the caller's range check words both.
+inline bool read_number(const std::string& v, double* x) {
+  if (v.empty()) return false;
+  char* end = nullptr;
+  *x = std::strtod(v.c_str(), &end);
+  return end == v.c_str() + v.size();
+}
+
+}  // namespace detail
+
+// An integer >= lo that fits the flag's type T.
+template <typename T>
+CLI::Validator integer_at_least(long long lo) {
+  return detail::integer_validator(lo, static_cast<unsigned long long>(std::numeric_limits<T>::max()), true);
+}
+// An integer from lo to hi.
+inline CLI::Validator integer_in_range(long long lo, unsigned long long hi) {
+  return detail::integer_validator(lo, hi, false);
+}
+// A finite number > 0.
+inline CLI::Validator positive_number() {
+  return CLI::Validator(
+      [](std::string& v) -> std::string {
+        double x = 0;
+        if (!detail::read_number(v, &x) || !(x > 0) || !std::isfinite(x))
+          return fmt::format("expected a number > 0, found {}", v);
+        return "";
+      },
+      "X>0");
+}
+// A finite number >= lo.
+inline CLI::Validator number_at_least(double lo) {
+  return CLI::Validator(
+      [lo](std::string& v) -> std::string {
+        double x = 0;
+        if (!detail::read_number(v, &x) || !(x >= lo) || !std::isfinite(x))
+          return fmt::format("expected a finite number >= {}, found {}", lo, v);
+        return "";
+      },
+      fmt::format("X>={}", lo));
+}
+// A number from lo to hi (nan refused).
+inline CLI::Validator number_in_range(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& v) -> std::string {
+        double x = 0;
+        if (!detail::read_number(v, &x) || !(x >= lo && x <= hi))
+          return fmt::format("expected a number from {} to {}, found {}", lo, hi, v);
+        return "";
+      },
+      fmt::format("X in [{} - {}]", lo, hi));
 }
 
 // Parses argv with CLI11 and runs body. Exit codes: 0 ok, 1 runtime failure,

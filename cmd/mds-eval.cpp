@@ -31,8 +31,9 @@ void add_common(CLI::App* cmd, Common& c, const std::string& default_ref_field) 
   cmd->add_flag("--skip-bad", c.input.skip_bad, "skip malformed records and report how many were skipped");
   cmd->add_flag("--per-example", c.per_example, "print one JSON line per example before the summary");
   cmd->add_option("-o,--output", c.output, "output file ('-' = stdout)")->capture_default_str();
-  cmd->add_option("-t,--threads", c.threads, "worker threads (0 = all cores)")->capture_default_str()->check(
-      CLI::NonNegativeNumber);
+  cmd->add_option("-t,--threads", c.threads, "worker threads (0 = all cores)")
+      ->capture_default_str()
+      ->transform(mds::cli::integer_at_least<int>(0));
   cmd->add_flag("--pretty", c.pretty, "indent the JSON summary");
   cmd->add_flag("--timing", c.timing, "report the scoring time on stderr");
 }
@@ -84,12 +85,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"newline", "sentence"}))
       ->capture_default_str();
   rouge->add_option("--bootstrap-samples", ro.boot.n_samples, "bootstrap resamples")
-      ->check(CLI::PositiveNumber)
+      ->transform(mds::cli::integer_at_least<size_t>(1))
       ->capture_default_str();
   rouge->add_option("--confidence", ro.boot.confidence_interval, "bootstrap confidence interval")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(mds::cli::number_in_range(0, 1))
       ->capture_default_str();
-  rouge->add_option("--seed", ro.boot.seed, "np.random.seed value before the bootstrap")->capture_default_str();
+  rouge->add_option("--seed", ro.boot.seed, "np.random.seed value before the bootstrap")
+      ->transform(mds::cli::integer_at_least<uint32_t>(0))
+      ->capture_default_str();
   rouge->add_flag("--no-bootstrap", no_bootstrap, "report only the mean");
 
   // bleu
@@ -106,17 +109,21 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"exp", "floor", "add-k", "none"}))
       ->capture_default_str();
   bleu->add_option("--smooth-value", smooth_value, "value for floor (default 0.1) or add-k (default 1)")
-      ->check(CLI::NonNegativeNumber);
-  bleu->add_option("--max-order", bo.bleu.max_order, "maximum n-gram order")->check(CLI::Range(1, 16))->capture_default_str();
+      ->check(mds::cli::number_at_least(0));
+  bleu->add_option("--max-order", bo.bleu.max_order, "maximum n-gram order")
+      ->transform(mds::cli::integer_in_range(1, 16))
+      ->capture_default_str();
   bleu->add_flag("--effective-order", bo.bleu.effective_order, "stop at orders without n-grams (sentence BLEU)");
   bleu->add_flag("--no-chrf", no_chrf, "do not compute chrF");
   bleu->add_option("--chrf-char-order", bo.chrf_opt.char_order, "chrF character n-gram order")
-      ->check(CLI::Range(0, 32))
+      ->transform(mds::cli::integer_in_range(0, 32))
       ->capture_default_str();
   bleu->add_option("--chrf-word-order", bo.chrf_opt.word_order, "chrF word n-gram order (2 = chrF++)")
-      ->check(CLI::Range(0, 32))
+      ->transform(mds::cli::integer_in_range(0, 32))
       ->capture_default_str();
-  bleu->add_option("--chrf-beta", bo.chrf_opt.beta, "chrF beta")->check(CLI::NonNegativeNumber)->capture_default_str();
+  bleu->add_option("--chrf-beta", bo.chrf_opt.beta, "chrF beta")
+      ->transform(mds::cli::integer_at_least<int>(0))
+      ->capture_default_str();
   bleu->add_flag("--chrf-whitespace", bo.chrf_opt.whitespace, "keep whitespace in character n-grams");
   bleu->add_flag("--chrf-eps-smoothing", bo.chrf_opt.eps_smoothing, "chrF++.py-style epsilon smoothing");
 

@@ -21,10 +21,10 @@ int main(int argc, char** argv) {
   app.add_flag("--json", as_json, "Print one JSON report per file (one per line) instead of text");
   app.add_option("--tokenizer", opts.tokenizer, "Tokenizer file used to show shard tokens as text")
       ->check(CLI::ExistingFile);
-  app.add_option("--top", opts.top, "Most frequent shard tokens to list")->default_val(20)->check(CLI::Range(0, 100000));
+  app.add_option("--top", opts.top, "Most frequent shard tokens to list")->default_val(20)->transform(mds::cli::integer_in_range(0, 100000));
   app.add_option("--samples", opts.samples, "Tokenizer self-test samples to show")
       ->default_val(5)
-      ->check(CLI::Range(0, 100000));
+      ->transform(mds::cli::integer_in_range(0, 100000));
   std::string export_path, export_dtype = "bf16", export_about;
   auto* o_export = app.add_option("--export-sampling", export_path,
                                   "Write the training checkpoint given as FILE as a sampling checkpoint: its EMA "

@@ -29,23 +29,34 @@ int main(int argc, char** argv) {
   app.add_option("--solver", solver, "ddpm, ddim or dpm++")->check(CLI::IsMember({"ddpm", "ddim", "dpm++", "dpmpp"}))
       ->capture_default_str();
   app.add_option("--steps", o.sampler.solver.steps, "model evaluations (0 = the solver's default: ddpm 2000, ddim 200, dpm++ 10)")
+      ->transform(mds::cli::integer_at_least<int>(0))
       ->capture_default_str();
-  app.add_option("--mbr", o.sampler.candidates, "candidates per source, MBR-selected by sentence BLEU")->capture_default_str();
+  app.add_option("--mbr", o.sampler.candidates, "candidates per source, MBR-selected by sentence BLEU")
+      ->transform(mds::cli::integer_at_least<int>(1))
+      ->capture_default_str();
   app.add_flag("--keep-candidates", o.keep_candidates, "also write every candidate as \"candidates\"");
   app.add_option("--batch-size", o.sampler.batch_size, "sequences denoised together (results do not depend on it)")
+      ->transform(mds::cli::integer_at_least<int>(1))
       ->capture_default_str();
   app.add_option("--sort-window", o.sort_window, "batches read and run longest source first (output order kept)")
+      ->transform(mds::cli::integer_at_least<int>(1))
       ->capture_default_str();
   app.add_option("--seed", o.sampler.seed, "run seed (each sequence's noise: seed, record index, candidate)")
+      ->transform(mds::cli::integer_at_least<uint64_t>(0))
       ->capture_default_str();
-  app.add_option("--max-trg-len", o.sampler.max_trg_len, "target slots to generate (0 = the model's)")->capture_default_str();
-  app.add_option("--threads", o.model.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  app.add_option("--max-trg-len", o.sampler.max_trg_len, "target slots to generate (0 = the model's)")
+      ->transform(mds::cli::integer_at_least<int>(0))
+      ->capture_default_str();
+  app.add_option("--threads", o.model.threads, "CPU threads (0 = all cores)")
+      ->transform(mds::cli::integer_at_least<int>(0))
+      ->capture_default_str();
   app.add_option("--device", o.model.device, "auto (cuda when a GPU is usable, else cpu), cpu, or in CUDA builds cuda (bf16 tensor-core products) or cuda-f32")->capture_default_str();
   app.add_flag("--skip-bad", o.skip_bad, "skip and count malformed records instead of failing");
   app.add_option("--meta", o.meta_path, "write the sampler configuration (and final statistics) as JSON to this file");
   app.add_option("--rounding", rounding, "round x0 to the nearest embedding each step: on, off, auto (ddpm/ddim on)")
       ->check(CLI::IsMember({"on", "off", "auto"}))->capture_default_str();
-  app.add_option("--absorb-rate", o.sampler.solver.absorb_rate, "ddpm absorbing swap factor gamma (default: the model's)");
+  app.add_option("--absorb-rate", o.sampler.solver.absorb_rate, "ddpm absorbing swap factor gamma, 0 to 1 (default: the model's)")
+      ->check(mds::cli::number_in_range(0, 1));
   auto* init_opt = app.add_option("--init", init, "initial target noise: m (m + N(0,I)) or zero (N(0,I))")
                        ->check(CLI::IsMember({"m", "zero"}))->capture_default_str();
   auto* frame_opt = app.add_option("--frame", frame, "solver frame: centered (x - m) or raw (x)")

@@ -173,10 +173,10 @@ int main(int argc, char** argv) {
   train->add_option("-o,--output", ta.output, "Tokenizer file to write (.mds); '-' = stdout");
   train->add_option("--vocab-size", ta.vocab_size, "Vocabulary size including 4 specials and 256 bytes")
       ->default_val(16384)
-      ->check(CLI::Range(size_t{260}, size_t{1} << 24));
+      ->transform(mds::cli::integer_in_range(260, size_t{1} << 24));
   train->add_option("--min-frequency", ta.min_frequency, "Merge only pairs seen at least this often")
       ->default_val(2)
-      ->check(CLI::Range(uint64_t{1}, ~uint64_t{0}));
+      ->transform(mds::cli::integer_at_least<uint64_t>(1));
   train->add_option("--format", ta.format, "Input format: text, jsonl, or auto (JSONL for *.jsonl[.zst])")
       ->default_val("auto")
       ->check(CLI::IsMember({"auto", "text", "jsonl"}));
@@ -186,10 +186,10 @@ int main(int argc, char** argv) {
   train->add_flag("--skip-bad", ta.skip_bad, "Skip malformed JSONL lines (counted on stderr) instead of failing");
   train->add_option("--threads", ta.threads, "Worker threads (0 = all hardware threads)")
       ->default_val(0)
-      ->check(CLI::Range(0, 1024));
+      ->transform(mds::cli::integer_in_range(0, 1024));
   train->add_option("--samples", ta.samples, "Corpus texts embedded as self-test samples (besides built-in ones)")
       ->default_val(8)
-      ->check(CLI::Range(size_t{0}, size_t{1000}));
+      ->transform(mds::cli::integer_in_range(0, 1000));
   train->add_flag("--progress", ta.progress, "Show progress on stderr even when it is not a terminal");
   train->add_flag("-q,--quiet", ta.quiet, "No summary on stderr");
 
@@ -201,8 +201,12 @@ int main(int argc, char** argv) {
   encode->add_option("-o,--output", ea.output,
                      "Output file; '-' = stdout. Default: stdout when it is not a terminal (shards) or always (--text)");
   encode->add_flag("--text", ea.text, "Text mode: each input line (raw bytes) -> a line of space-separated ids");
-  encode->add_option("--max-src-len", ea.opts.max_src_len, "Source length limit in tokens (0 = none)")->default_val(0);
-  encode->add_option("--max-trg-len", ea.opts.max_trg_len, "Target length limit in tokens (0 = none)")->default_val(0);
+  encode->add_option("--max-src-len", ea.opts.max_src_len, "Source length limit in tokens (0 = none)")
+      ->default_val(0)
+      ->transform(mds::cli::integer_at_least<uint64_t>(0));
+  encode->add_option("--max-trg-len", ea.opts.max_trg_len, "Target length limit in tokens (0 = none)")
+      ->default_val(0)
+      ->transform(mds::cli::integer_at_least<uint64_t>(0));
   encode->add_option("--truncate", ea.truncate,
                      "Over-long sequences: end (keep the first N ids), start (keep the last N), error (reject the line)")
       ->default_val("end")
@@ -212,10 +216,10 @@ int main(int argc, char** argv) {
   encode->add_flag("--skip-bad", ea.opts.skip_bad, "Skip bad lines (counted on stderr) instead of failing");
   encode->add_option("--threads", ea.opts.threads, "Worker threads (0 = all hardware threads)")
       ->default_val(0)
-      ->check(CLI::Range(0, 1024));
+      ->transform(mds::cli::integer_in_range(0, 1024));
   encode->add_option("--records-per-unit", ea.opts.records_per_unit, "Records per shard unit")
       ->default_val(8192)
-      ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+      ->transform(mds::cli::integer_in_range(1, size_t{1} << 24));
   encode->add_flag("-q,--quiet", ea.quiet, "No summary on stderr");
 
   DecodeArgs da;
@@ -228,7 +232,7 @@ int main(int argc, char** argv) {
   decode->add_flag("--keep-special", da.keep_special, "Write special ids as their names ([SEP]) instead of dropping them");
   decode->add_option("--threads", da.threads, "Worker threads (0 = all hardware threads)")
       ->default_val(0)
-      ->check(CLI::Range(0, 1024));
+      ->transform(mds::cli::integer_in_range(0, 1024));
   decode->add_flag("-q,--quiet", da.quiet, "No warnings on stderr");
 
   return mds::cli::run(app, argc, argv, [&]() -> int {

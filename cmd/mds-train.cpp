@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <csignal>
 #include <cstdio>
 
@@ -21,39 +20,6 @@ namespace {
 volatile std::sig_atomic_t g_stop_signal = 0;
 
 extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
-
-// Flag validators with plain messages ("expected an integer >= 1, found -3").
-CLI::Validator integer_at_least(long long lo) {
-  return CLI::Validator(
-      [lo](std::string& v) -> std::string {
-        size_t used = 0;
-        long long x = 0;
-        try {
-          x = std::stoll(v, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used != v.size() || used == 0 || x < lo) return fmt::format("expected an integer >= {}, found {}", lo, v);
-        return "";
-      },
-      fmt::format("INT>={}", lo));
-}
-CLI::Validator positive_number() {
-  return CLI::Validator(
-      [](std::string& v) -> std::string {
-        size_t used = 0;
-        double x = 0;
-        try {
-          x = std::stod(v, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used != v.size() || used == 0 || !(x > 0) || !std::isfinite(x))
-          return fmt::format("expected a number > 0, found {}", v);
-        return "";
-      },
-      "X>0");
-}
 
 void install_stop_handlers() {
   struct sigaction sa {};
@@ -96,21 +62,24 @@ int main(int argc, char** argv) {
       ->expected(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  auto* o_steps = app.add_option("--steps", steps, "same as --set train.steps=N")->check(integer_at_least(1));
-  auto* o_lr = app.add_option("--lr", lr, "same as --set train.lr=X")->check(positive_number());
+  auto* o_steps = app.add_option("--steps", steps, "same as --set train.steps=N")
+                      ->transform(mds::cli::integer_at_least<int64_t>(1));
+  auto* o_lr = app.add_option("--lr", lr, "same as --set train.lr=X")->check(mds::cli::positive_number());
   auto* o_bs = app.add_option("--batch-size", batch_size, "same as --set train.batch_size=N")
-                   ->check(integer_at_least(1));
+                   ->transform(mds::cli::integer_at_least<int64_t>(1));
   auto* o_ga = app.add_option("--grad-accum", grad_accum, "same as --set train.grad_accum=N")
-                   ->check(integer_at_least(1));
+                   ->transform(mds::cli::integer_at_least<int64_t>(1));
   auto* o_wu = app.add_option("--warmup-steps", warmup_steps, "same as --set train.warmup_steps=N")
-                   ->check(integer_at_least(0));
-  auto* o_seed = app.add_option("--seed", seed, "same as --set train.seed=N")->check(integer_at_least(0));
+                   ->transform(mds::cli::integer_at_least<int64_t>(0));
+  auto* o_seed = app.add_option("--seed", seed, "same as --set train.seed=N")
+                    ->transform(mds::cli::integer_at_least<uint64_t>(0));
   app.add_flag("--skip-nonfinite", skip_nonfinite,
                "skip (and count) updates with a non-finite loss or gradient instead of stopping");
   app.add_option("--log", opt.log, "append JSONL metrics to this file (- = stdout; default stderr)")->type_name("FILE");
   auto* o_prog = app.add_flag("--progress", progress, "draw the progress bar even when stderr is not a terminal");
   app.add_flag("--no-progress", no_progress, "never draw the progress bar")->excludes(o_prog);
-  app.add_option("--threads", opt.threads, "CPU threads (0 = all)")->check(integer_at_least(0));
+  app.add_option("--threads", opt.threads, "CPU threads (0 = all)")
+      ->transform(mds::cli::integer_at_least<int>(0));
   app.add_option("--device", opt.device,
                  "auto (cuda when a GPU is usable, else cpu), cpu, cuda (bf16 tensor-core products) or cuda-f32")
       ->check(CLI::IsMember({"auto", "cpu", "cpu-f64", "cuda", "cuda-f32"}))

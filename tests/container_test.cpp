@@ -238,3 +238,24 @@ TEST(ContainerErrors, RandomByteFlipsNeverCrash) {
     }
   }
 }
+
+// Metadata is JSON under the limits of every JSON input (docs/format.md): a
+// value nested deeper than 512 levels, or a number beyond a double, is bad
+// input at the offending byte, not a crash or a raw nlohmann error.
+TEST(ContainerErrors, MetadataBeyondTheJsonLimits) {
+  const auto with_meta_value = [](const std::string& replacement) {
+    Container c;
+    c.kind = "test";
+    const std::string placeholder(replacement.size() - 2, 'Q');  // "QQ…Q" dumps to replacement's length
+    c.meta = {{"x", placeholder}};
+    auto b = encode_container(c);
+    const size_t at = find_bytes(b, "\"" + placeholder + "\"");
+    std::copy(replacement.begin(), replacement.end(), b.begin() + static_cast<std::ptrdiff_t>(at));
+    fix_header_crc(b);
+    return b;
+  };
+  expect_rejected(with_meta_value(std::string(600, '[') + std::string(600, ']')),
+                  {"metadata: JSON nested too deeply at byte 517 of the metadata", "at most 512 levels"});
+  expect_rejected(with_meta_value("1e99999"),
+                  {"metadata: number out of range at byte 6 of the metadata", "found 1e99999"});
+}

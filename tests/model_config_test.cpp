@@ -73,6 +73,20 @@ TEST(ModelConfig, InvalidValuesNameTheField) {
   EXPECT_NE(error_of(json::array()).find("object"), std::string::npos);
 }
 
+// A length limit that leaves no room for the sequence is refused, not trained
+// with (max_src_len 0 cut every source to nothing).
+TEST(ModelConfig, LengthLimitsLeaveRoom) {
+  const std::string zero = error_of({{"max_src_len", 0}});
+  EXPECT_NE(zero.find("field 'max_src_len' must be >= 1"), std::string::npos) << zero;
+  EXPECT_NE(zero.find("got 0"), std::string::npos) << zero;
+  EXPECT_NE(error_of({{"max_src_len", -4}}).find("'max_src_len' must be >= 1"), std::string::npos);
+  EXPECT_NE(error_of({{"max_trg_len", 0}}).find("'max_trg_len' must be >= 1"), std::string::npos);
+  // The packed length src + trg + 3 must fit an int (it used to overflow).
+  const std::string huge = error_of({{"max_src_len", 2147483647}, {"max_trg_len", 1}});
+  EXPECT_NE(huge.find("+ max_trg_len + 3 must be at most 2147483647"), std::string::npos) << huge;
+  EXPECT_NO_THROW(model_config_from_json({{"max_src_len", 1}, {"max_trg_len", 1}}));
+}
+
 TEST(ModelConfig, ExampleConfigsParse) {
   for (const char* name : {"tiny.json", "base.json"}) {
     std::ifstream f(std::string(MDS_SOURCE_DIR) + "/examples/configs/" + name);

@@ -296,6 +296,34 @@ TEST(SampleStream, MissingSourceIsAnErrorNamingTheLine) {
   }
 }
 
+// A record that already has "hyp" is copied to replace it, and the copy
+// recursed once per nesting level: 100,000 levels overflowed the stack.
+// Deep records and numbers beyond a double are refused with file:line.
+TEST(SampleStream, RefusesDeepRecordsAndHugeNumbers) {
+  const auto nested = [](int n) { return std::string(n, '[') + std::string(n, ']'); };
+  for (const auto& [line, msg] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"src":"a b","hyp":)" + nested(100000) + "}",
+            "test.jsonl:1: JSON nested too deeply at byte 531 of the line: expected at most 512 levels"},
+           {R"({"src":"a b","hyp":1e999})", "test.jsonl:1: number out of range at byte 20 of the line: expected a "
+                                          "finite number within about +-1.8e308, found 1e999"}}) {
+    VectorSink sink;
+    try {
+      stream({line}, sink, {});
+      FAIL() << msg;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::bad_input);
+      EXPECT_NE(std::string(e.what()).find(msg), std::string::npos) << e.what();
+    }
+  }
+  // 512 levels, the record included, are fine, and so is re-serialising them.
+  VectorSink sink;
+  const auto st = stream({R"({"src":"a b","hyp":)" + nested(511) + "}"}, sink, {});
+  EXPECT_EQ(st.records, 1u);
+  ASSERT_EQ(sink.lines.size(), 1u);
+  EXPECT_EQ(sink.lines[0], R"({"src":"a b","hyp":"c d e"})");
+  EXPECT_THROW(annotate_record(R"({"src":"a b","hyp":)" + nested(100000) + "}", "x", nullptr), Error);
+}
+
 TEST(SampleStream, SkipBadCountsAndKeepsGoing) {
   const std::vector<std::string> in = {R"({"src":"a b"})", R"({"trg":"x"})", "not json", R"({"src":"c"})"};
   VectorSink sink;

@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include "core/crc32.h"
+#include "io/json_text.h"
 
 namespace mds {
 
@@ -265,10 +266,12 @@ bool ContainerReader::next(Container& c) {
   const uint64_t meta_off = cur.offset();
   const uint64_t meta_len = cur.get(8, "metadata length");
   const std::string meta = cur.get_string(meta_len, "metadata");
-  try {
-    c.meta = nlohmann::json::parse(meta);
-  } catch (const nlohmann::json::exception& e) {
-    throw_bad_input("{}: offset {}: metadata is not valid JSON: {}", name_, meta_off + 8, e.what());
+  JsonParseError e;
+  if (!parse_json(meta, c.meta, &e)) {
+    if (e.kind != JsonParseError::Kind::syntax)  // too deep, or a number beyond a double
+      throw_bad_input("{}: offset {}: metadata: {}", name_, meta_off + 8 + e.byte - 1,
+                      e.describe(fmt::format("at byte {} of the metadata", e.byte)));
+    throw_bad_input("{}: offset {}: metadata is not valid JSON: {}", name_, meta_off + 8, e.detail);
   }
   const uint64_t count = cur.get(4, "section count");
   // Each section entry needs at least 30 bytes: a count beyond that cannot fit.

@@ -2,6 +2,7 @@
 #include "io/jsonl.h"
 
 #include "core/error.h"
+#include "io/json_text.h"
 
 namespace mds {
 
@@ -34,6 +35,12 @@ bool is_valid_utf8(const std::string& s, size_t* bad_offset) {
   return true;
 }
 
+std::string jsonl_parse_message(const JsonParseError& e) {
+  if (e.kind == JsonParseError::Kind::syntax)
+    return fmt::format("malformed JSON at byte {}: expected one JSON object per line ({})", e.byte, e.detail);
+  return e.describe(fmt::format("at byte {} of the line", e.byte));
+}
+
 JsonlReader::JsonlReader(const std::string& path, bool skip_bad) : lines_(path), skip_bad_(skip_bad) {}
 
 std::string JsonlReader::where() const { return fmt::format("{}:{}", lines_.display_name(), lines_.line_number()); }
@@ -52,10 +59,9 @@ bool JsonlReader::next(nlohmann::json& obj) {
       bad_record(fmt::format("invalid UTF-8 at byte {} of the line; expected a UTF-8 JSON object", bad));
       continue;
     }
-    try {
-      obj = nlohmann::json::parse(line_);
-    } catch (const nlohmann::json::parse_error& e) {
-      bad_record(fmt::format("malformed JSON at byte {}: expected one JSON object per line ({})", e.byte, e.what()));
+    JsonParseError e;
+    if (!parse_json(line_, obj, &e)) {
+      bad_record(jsonl_parse_message(e));
       continue;
     }
     if (!obj.is_object()) {

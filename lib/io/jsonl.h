@@ -41,6 +41,11 @@ class JsonlReader {
   std::string line_;
 };
 
+struct JsonParseError;
+// The message for a JSONL line that parse_json (io/json_text.h) refused, in
+// the words every JSONL reader uses; the caller prefixes "file:line: ".
+std::string jsonl_parse_message(const JsonParseError& e);
+
 // True when s is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 // On failure *bad_offset is the byte offset of the first invalid sequence.
 bool is_valid_utf8(const std::string& s, size_t* bad_offset = nullptr);

@@ -3,6 +3,7 @@
 // cannot drift apart.
 #include "model/config.h"
 
+#include <cstdint>
 #include <functional>
 
 #include "core/error.h"
@@ -159,12 +160,21 @@ void validate_model_config(const ModelConfig& c) {
   need(c.time_embed_dim >= 2 && c.time_embed_dim % 2 == 0, "time_embed_dim",
        fmt::format("must be an even number >= 2, got {}", c.time_embed_dim));
   need(c.time_hidden_dim >= 1, "time_hidden_dim", fmt::format("must be >= 1, got {}", c.time_hidden_dim));
-  need(c.max_src_len >= 0, "max_src_len", fmt::format("must be >= 0, got {}", c.max_src_len));
+  // Every source is cut to max_src_len tokens when packed: 0 would train on
+  // empty sources (the model could learn nothing about its input).
+  need(c.max_src_len >= 1, "max_src_len",
+       fmt::format("must be >= 1 (sources are cut to it; 0 leaves no room for any source token), got {}",
+                   c.max_src_len));
   need(c.max_trg_len >= 1, "max_trg_len", fmt::format("must be >= 1, got {}", c.max_trg_len));
+  // The packed sequence [CLS] src [SEP] trg [SEP] must have a position index
+  // an int can hold; computed in 64 bits so the check itself cannot overflow.
+  const int64_t sequence = int64_t{c.max_src_len} + c.max_trg_len + 3;
+  need(sequence <= INT32_MAX, "max_src_len",
+       fmt::format("+ max_trg_len + 3 must be at most {}, got {} + {} + 3 = {}", INT32_MAX, c.max_src_len,
+                   c.max_trg_len, sequence));
   need(c.max_positions >= 0, "max_positions", fmt::format("must be >= 0, got {}", c.max_positions));
-  need(c.max_positions == 0 || c.max_positions >= c.max_src_len + c.max_trg_len + 3, "max_positions",
-       fmt::format("must be 0 or >= max_src_len + max_trg_len + 3 = {}, got {}", c.max_src_len + c.max_trg_len + 3,
-                   c.max_positions));
+  need(c.max_positions == 0 || c.max_positions >= sequence, "max_positions",
+       fmt::format("must be 0 or >= max_src_len + max_trg_len + 3 = {}, got {}", sequence, c.max_positions));
   need(c.dropout >= 0 && c.dropout < 1, "dropout", fmt::format("must be in [0, 1), got {}", c.dropout));
   need(c.layer_norm_eps > 0, "layer_norm_eps", fmt::format("must be > 0, got {}", c.layer_norm_eps));
   need(c.attention_window >= 0, "attention_window", fmt::format("must be >= 0 (0 = dense), got {}", c.attention_window));

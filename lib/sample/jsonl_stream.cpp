@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "io/json_text.h"
 #include "io/jsonl.h"
 
 namespace mds {
@@ -41,10 +42,9 @@ class RecordReader {
         continue;
       }
       nlohmann::json obj;
-      try {
-        obj = nlohmann::json::parse(line_);
-      } catch (const nlohmann::json::parse_error& e) {
-        reject(fmt::format("malformed JSON at byte {}: expected one JSON object per line ({})", e.byte, e.what()));
+      JsonParseError e;
+      if (!parse_json(line_, obj, &e)) {
+        reject(jsonl_parse_message(e));
         continue;
       }
       if (!obj.is_object()) {
@@ -111,7 +111,11 @@ void OutputFileSink::write_line(const std::string& line) {
 }
 
 std::string annotate_record(const std::string& raw, const std::string& hyp, const std::vector<std::string>* candidates) {
-  const ordered obj = ordered::parse(raw);
+  // raw passed RecordReader, but callers may hand in any line: parse it under
+  // the same limits, since the copy below recurses once per nesting level.
+  ordered obj;
+  JsonParseError e;
+  if (!parse_json(raw, obj, &e)) throw_bad_input("record to annotate: {}", jsonl_parse_message(e));
   const bool clash = obj.contains("hyp") || (candidates && obj.contains("candidates"));
   if (!clash && !obj.empty() && !raw.empty() && raw.back() == '}') {
     std::string out = raw.substr(0, raw.size() - 1);

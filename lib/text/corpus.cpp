@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "io/json_text.h"
 #include "io/jsonl.h"
 
 namespace mds {
@@ -48,10 +49,9 @@ LineStatus parse_jsonl_fields(std::string_view line, const std::vector<std::stri
     return LineStatus::bad;
   }
   nlohmann::json obj;
-  try {
-    obj = nlohmann::json::parse(owned);
-  } catch (const nlohmann::json::parse_error& e) {
-    *error = fmt::format("malformed JSON at byte {}: expected one JSON object per line ({})", e.byte, e.what());
+  JsonParseError e;
+  if (!parse_json(owned, obj, &e)) {
+    *error = jsonl_parse_message(e);
     return LineStatus::bad;
   }
   if (!obj.is_object()) {

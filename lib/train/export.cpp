@@ -6,6 +6,7 @@
 #include "core/bf16.h"
 #include "backend/tensor.h"
 #include "core/error.h"
+#include "io/json_text.h"
 #include "io/stream.h"
 #include "train/checkpoint.h"
 
@@ -88,9 +89,11 @@ Container export_sampling_checkpoint(const Container& ck, const ExportOptions& o
 nlohmann::json read_json_object(const std::string& path) {
   const std::vector<uint8_t> bytes = read_all_bytes(path);
   nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(bytes.begin(), bytes.end());
-  } catch (const nlohmann::json::parse_error& e) {
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  JsonParseError e;
+  if (!parse_json(text, doc, &e)) {
+    if (e.kind != JsonParseError::Kind::syntax)  // too deep, or a number beyond a double
+      throw_bad_input("{}: {}", path, e.describe("at " + line_and_column(text, e.byte)));
     throw_bad_input("{}: invalid JSON at byte {}: expected a JSON object", path, e.byte);
   }
   if (!doc.is_object()) throw_bad_input("{}: expected a JSON object, found {}", path, doc.type_name());

@@ -10,6 +10,7 @@
 
 #include "backend/factory.h"
 #include "core/error.h"
+#include "io/json_text.h"
 #include "io/stream.h"
 #include "text/tokenizer.h"
 #include "train/checkpoint.h"
@@ -26,10 +27,12 @@ json read_config_file(const std::string& path) {
   if (path != "-" && !std::filesystem::exists(path)) throw_usage("--config {}: no such file", path);
   const std::vector<uint8_t> bytes = read_all_bytes(path);
   json doc;
-  try {
-    doc = json::parse(bytes.begin(), bytes.end());
-  } catch (const json::parse_error& e) {
-    std::string what = e.what();
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  JsonParseError e;
+  if (!parse_json(text, doc, &e)) {
+    if (e.kind != JsonParseError::Kind::syntax)  // too deep, or a number beyond a double
+      throw_usage("{}: {}", path, e.describe("at " + line_and_column(text, e.byte)));
+    const std::string& what = e.detail;
     const size_t cut = what.find("] ");  // drop nlohmann's "[json.exception.parse_error.101] "
     throw_usage("{}: invalid JSON: {}", path, cut == std::string::npos ? what : what.substr(cut + 2));
   }

@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "io/json_text.h"
 
 namespace mds::train {
 
@@ -267,8 +268,15 @@ void apply_override(json& doc, const std::string& assignment) {
   if (eq == std::string::npos || eq == 0)
     throw_usage("--set {}: expected PATH=VALUE (e.g. train.lr=3e-4)", assignment);
   const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
-  json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) value = text;  // bare words are strings
+  json value;
+  JsonParseError e;
+  if (!parse_json(text, value, &e)) {
+    // A number too large for a double or a value nested too deeply is JSON
+    // gone wrong, not a bare word: say so instead of storing it as a string.
+    if (e.kind != JsonParseError::Kind::syntax)
+      throw_usage("--set {}: {}", assignment, e.describe(fmt::format("at byte {} of the value", e.byte)));
+    value = text;  // bare words are strings
+  }
   json* node = &doc;
   size_t start = 0;
   for (;;) {

@@ -50,6 +50,9 @@ echo '{"model": {"layerz": 2}}' >bad5.json
 expect 2 "layerz" mds-train --config bad5.json --tokenizer tok.mds -o m.mds train.mds
 expect 2 "with --set: train.steps: expected an integer >= 1, found \"ten\"" \
   mds-train "${common[@]}" -o m.mds --set train.steps=ten train.mds
+# A length limit that leaves no room for any source token (it used to train on empty sources).
+expect 2 "model config: field 'max_src_len' must be >= 1 (sources are cut to it; 0 leaves no room for any source token), got 0" \
+  mds-train "${common[@]}" -o m.mds --set model.max_src_len=0 train.mds
 expect 2 "--config missing.json: no such file" mds-train --config missing.json --tokenizer tok.mds -o m.mds train.mds
 [ ! -e m.mds ] || fail "a failed run wrote a checkpoint"
 
