@@ -3,8 +3,9 @@
 #   1. a 4,096-entry byte-level BPE tokenizer trained on the bundled QQP
 #      training pairs (examples/data/qqp_small.train.jsonl, 2,000 pairs);
 #   2. the splits encoded with the config's limits (64 source, 48 target tokens);
-#   3. mds-train with examples/configs/qqp-paraphrase.json (8.8M parameters,
-#      6 layers x 256, 4 experts top-2) on --device (default auto: the GPU);
+#   3. mds-train with --config (default examples/configs/qqp-paraphrase.json:
+#      8.8M parameters, 6 layers x 256, 4 experts top-2; 6,000 steps of 128
+#      pairs, 139 s on an H100) on --device (default auto: the GPU);
 #   4. the EMA weights exported as a bf16 sampling checkpoint
 #      (mds-inspect --export-sampling), sampled on the 100 test sources with
 #      DPM-Solver++ (10 steps, seed 1) and scored (ROUGE, BLEU, DiffuSeq's
@@ -47,7 +48,7 @@ while (($#)); do
     --warmup-steps) warmup=$2; shift 2 ;;
     --max-seconds) max_seconds=$2; shift 2 ;;
     --resume) resume=1; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "train-shipped-model: unknown argument $1" >&2; exit 2 ;;
   esac
 done
