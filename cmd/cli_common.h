@@ -3,11 +3,16 @@
 // errors on stderr as "PROGRAM: error: MESSAGE".
 #pragma once
 
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <iostream>
+#include <sstream>
 #include <functional>
 #include <limits>
 #include <string>
@@ -129,24 +134,60 @@ inline CLI::Validator number_in_range(double lo, double hi) {
       fmt::format("X in [{} - {}]", lo, hi));
 }
 
+// Output failures become errors, not deaths: with SIGPIPE ignored a write to
+// a closed pipe fails with EPIPE, and with SIGXFSZ ignored a write past
+// `ulimit -f` fails with EFBIG; either is then reported with the file's name,
+// and an unfinished atomic output's temp file is removed. The default actions
+// would kill the process silently, leaving temp files and, for mds-train,
+// losing the training since the last checkpoint.
+inline void ignore_output_signals() {
+  std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGXFSZ, SIG_IGN);
+}
+
+// Standard output is written through stdio's buffer: whatever is still in it
+// at exit, or a write that failed unnoticed, must fail the run too (a full
+// disk behind "> file" must not end in exit 0 with a short file).
+inline int check_stdout(const std::string& program, int status) {
+  errno = 0;
+  const bool bad = std::fflush(stdout) != 0 || std::ferror(stdout);
+  if (!bad || status != 0) return status;  // a failed run has reported its error
+  const int e = errno;
+  std::fprintf(stderr, "%s: error: <stdout>: write failed: %s\n", program.c_str(),
+               e != 0 ? std::strerror(e) : "the error was not reported");
+  return static_cast<int>(ExitCode::runtime);
+}
+
+// CLI11's --help and --version text, written through stdio so that a failed
+// write is seen by check_stdout with its errno (std::cout's std::endl would
+// flush, fail and lose the errno before the check).
+inline int print_cli_exit(const CLI::App& app, const CLI::Error& e, const std::string& program) {
+  std::ostringstream text;
+  const int status = app.exit(e, text, std::cerr);
+  const std::string s = text.str();
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  return check_stdout(program, status);
+}
+
 // Parses argv with CLI11 and runs body. Exit codes: 0 ok, 1 runtime failure,
 // 2 usage error, 3 bad input data.
 inline int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
   const std::string program = app.get_name();
+  ignore_output_signals();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return print_cli_exit(app, e, program);
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return print_cli_exit(app, e, program);
   } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+    return print_cli_exit(app, e, program);
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "%s: error: %s\nRun '%s --help' for usage.\n", program.c_str(), e.what(), program.c_str());
     return static_cast<int>(ExitCode::usage);
   }
   try {
-    return body();
+    return check_stdout(program, body());
   } catch (const Error& e) {
     std::fprintf(stderr, "%s: error: %s\n", program.c_str(), e.what());
     return e.exit_status();

@@ -41,6 +41,11 @@ void add_common(CLI::App* cmd, Common& c, const std::string& default_ref_field) 
 // Runs a report and writes per-example lines and the summary.
 template <typename Fn>
 int emit(const Common& c, const char* what, Fn&& report) {
+  std::vector<mds::NamedPath> inputs;
+  if (c.input.hyp_file.empty()) inputs.push_back({"-i", c.input.input});
+  else inputs.push_back({"--hyp", c.input.hyp_file});
+  for (const std::string& r : c.input.ref_files) inputs.push_back({"--ref", r});
+  mds::refuse_output_overwriting_input({"-o", c.output}, inputs);
   mds::EvalInput in = mds::read_eval_input(c.input);
   mds::OutputFile out(c.output);
   mds::PerExampleSink sink;

@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
     if (!export_path.empty()) {
       if (files.size() != 1 || files[0] == "-")
         mds::throw_usage("--export-sampling takes exactly one checkpoint file (not stdin)");
+      std::vector<mds::NamedPath> inputs{{"checkpoint", files[0]}};
+      if (!export_about.empty()) inputs.push_back({"--export-about", export_about});
+      mds::refuse_output_overwriting_input({"--export-sampling", export_path}, inputs);
       mds::train::ExportOptions eo;
       eo.weight_dtype = export_dtype == "f32" ? mds::DType::f32 : mds::DType::bf16;
       if (!export_about.empty()) eo.about = mds::train::read_json_object(export_about);

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_common.h"
+#include "io/stream.h"
 #include "text/bpe_trainer.h"
 #include "text/encode_pipeline.h"
 #include "text/tokenizer.h"
@@ -26,6 +27,14 @@ std::string binary_output(const std::string& flag) {
   if (isatty(fileno(stdout)))
     mds::throw_usage("refusing to write a binary .mds file to a terminal: give -o FILE (or -o - to force stdout)");
   return "-";
+}
+
+// The files a command reads, for the "output is an input" check.
+std::vector<mds::NamedPath> read_paths(const std::vector<std::string>& inputs, const std::string& tokenizer = "") {
+  std::vector<mds::NamedPath> v;
+  for (const std::string& p : inputs) v.push_back({"input", p});
+  if (!tokenizer.empty()) v.push_back({"-m", tokenizer});
+  return v;
 }
 
 struct TrainArgs {
@@ -63,6 +72,10 @@ struct DecodeArgs {
 int do_train(const TrainArgs& a) {
   const auto t0 = Clock::now();
   const std::string output = binary_output(a.output);
+  mds::refuse_output_overwriting_input({"-o", output}, read_paths(a.inputs));
+  // The tokenizer is written only after counting and merging, which may take
+  // long: find an unwritable -o now.
+  mds::check_output_writable({"-o", output});
   mds::CorpusOptions co;
   co.format = a.format;
   co.fields = a.fields;
@@ -117,13 +130,15 @@ int do_train(const TrainArgs& a) {
 
 int do_encode(EncodeArgs a) {
   const auto t0 = Clock::now();
+  const std::string output = a.text ? (a.output.empty() ? "-" : a.output) : binary_output(a.output);
+  mds::refuse_output_overwriting_input({"-o", output}, read_paths(a.inputs, a.tokenizer));
   const mds::Tokenizer tok = mds::Tokenizer::load(a.tokenizer);
   a.opts.truncate = mds::parse_truncate_policy(a.truncate);
   mds::EncodeStats st;
   if (a.text) {
-    st = mds::encode_lines_to_ids(tok, a.inputs, a.output.empty() ? "-" : a.output, a.opts.threads);
+    st = mds::encode_lines_to_ids(tok, a.inputs, output, a.opts.threads);
   } else {
-    st = mds::encode_pairs_to_shard(tok, a.inputs, binary_output(a.output), a.opts);
+    st = mds::encode_pairs_to_shard(tok, a.inputs, output, a.opts);
   }
   const double s = seconds_since(t0);
   if (!a.quiet) {
@@ -145,6 +160,7 @@ int do_encode(EncodeArgs a) {
 }
 
 int do_decode(const DecodeArgs& a) {
+  mds::refuse_output_overwriting_input({"-o", a.output}, read_paths(a.inputs, a.tokenizer));
   const mds::Tokenizer tok = mds::Tokenizer::load(a.tokenizer);
   const bool skip = !a.keep_special;
   mds::DecodeStats st = a.ids ? mds::decode_id_lines(tok, a.inputs, a.output, skip, a.threads)

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 
@@ -36,8 +38,9 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Train an MoE-DiffuSeq model from token shards (mds-tokenize encode). Writes a self-contained checkpoint "
       "(--out) every train.checkpoint_every steps, at the end, and on SIGINT/SIGTERM; --resume continues exactly. "
-      "Metrics are JSON lines on stderr or --log. Exit status: 0 done, 1 runtime failure (e.g. non-finite loss), "
-      "2 usage or config error, 3 bad input data, 128+N stopped by signal N after saving a checkpoint.",
+      "Metrics are JSON lines on stderr or --log. Exit status: 0 done, 1 runtime failure (e.g. non-finite loss, a "
+      "failed write), 2 usage or config error, 3 bad input data, 128+N stopped by signal N after saving a checkpoint "
+      "(141 when the metrics pipe was closed).",
       "mds-train"};
   mds::cli::add_version_flag(app, "mds-train");
   mds::train::SessionOptions opt;
@@ -105,6 +108,15 @@ int main(int argc, char** argv) {
     const mds::train::SessionResult r =
         mds::train::run_session(opt, *binding, &g_stop_signal, stdout, stderr, isatty(fileno(stderr)) != 0);
     if (r.config_printed) return 0;
+    if (r.train.metrics_errno == EPIPE) {
+      // The metrics reader went away (`--log - | head`): a stop request, as if
+      // by SIGPIPE, but with the checkpoint saved (SIGPIPE itself is ignored).
+      std::fprintf(stderr,
+                   "mds-train: stopped at step %lld: %s; checkpoint %s; continue with --resume %s\n",
+                   static_cast<long long>(r.train.step), r.train.metrics_error.c_str(), opt.out.c_str(),
+                   opt.out.c_str());
+      return 128 + SIGPIPE;
+    }
     if (r.train.interrupted) {
       std::fprintf(stderr, "mds-train: stopped by signal %d at step %lld; checkpoint %s; continue with --resume %s\n",
                    r.train.signal, static_cast<long long>(r.train.step), opt.out.c_str(), opt.out.c_str());

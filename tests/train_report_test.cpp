@@ -1,4 +1,6 @@
-// Progress bar text and durations; metrics lines interleave with the bar.
+// Progress bar text and durations; metrics lines interleave with the bar; a
+// failed metrics write is recorded for the trainer instead of thrown.
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 
@@ -55,4 +57,19 @@ TEST(Report, MetricsLinesEraseAndRedrawTheBar) {
   ASSERT_NE(json_at, std::string::npos) << text;
   EXPECT_NE(text.find("step 1/2", json_at), std::string::npos);
   EXPECT_EQ(text.back(), '\n');
+}
+
+// A failed metrics write (here a full disk) must not throw, so the trainer can
+// still save its checkpoint: it is recorded, named, and later lines are dropped.
+TEST(Report, FailedMetricsWriteIsRecordedNotThrown) {
+  std::FILE* f = std::fopen("/dev/full", "w");
+  if (!f) GTEST_SKIP() << "no /dev/full";
+  tr::Reporter r(f, nullptr, false, 80, "train.jsonl");
+  EXPECT_EQ(r.failure_errno(), 0);
+  EXPECT_NO_THROW(r.metric({{"type", "train"}, {"step", 1}}));
+  EXPECT_EQ(r.failure_errno(), ENOSPC);
+  EXPECT_EQ(r.failure(), "train.jsonl: write failed: No space left on device");
+  EXPECT_NO_THROW(r.metric({{"type", "train"}, {"step", 2}}));
+  EXPECT_EQ(r.failure(), "train.jsonl: write failed: No space left on device");  // the first failure is kept
+  std::fclose(f);
 }

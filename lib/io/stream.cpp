@@ -2,10 +2,18 @@
 // atomic output. See stream.h.
 #include "io/stream.h"
 
+#include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zstd.h>
@@ -159,35 +167,182 @@ bool LineReader::next(std::string& line) {
   }
 }
 
+namespace {
+
+// Random bits for temp names: the kernel's generator, else /dev/urandom, else
+// a high-resolution clock mixed with the caller's address (O_EXCL still keeps
+// names unique; the randomness only makes retries rare).
+uint64_t random_u64(const void* salt) {
+  uint64_t v = 0;
+  if (::getrandom(&v, sizeof v, GRND_NONBLOCK) == static_cast<ssize_t>(sizeof v)) return v;
+  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    const ssize_t got = ::read(fd, &v, sizeof v);
+    ::close(fd);
+    if (got == static_cast<ssize_t>(sizeof v)) return v;
+  }
+  v = static_cast<uint64_t>(std::chrono::high_resolution_clock::now().time_since_epoch().count());
+  v ^= reinterpret_cast<uintptr_t>(salt) * 0x9E3779B97F4A7C15ull;
+  v ^= static_cast<uint64_t>(::getpid()) << 32;
+  return v;
+}
+
+std::string folder_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string base_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string temp_name(const std::string& path, const void* salt) {
+  return fmt::format("{}.tmp.{}.{}.{:016x}", path, host_name_for_files(), ::getpid(), random_u64(salt));
+}
+
+bool all_of(const std::string& s, const char* allowed) {
+  return !s.empty() && s.find_first_not_of(allowed) == std::string::npos;
+}
+
+// Creates a new temp file for `path` (O_EXCL), flock()s it and returns its
+// fd, or -1 with `error` set. A stale-temp cleaner of another PID namespace
+// could remove the file between its creation and the lock: the lock is then
+// checked to be on the name.
+int try_create_temp(const std::string& path, std::string& temp, const void* salt, int& error) {
+  error = 0;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    temp = temp_name(path, salt);
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      error = errno;
+      if (error == EEXIST || error == EINTR) continue;
+      return -1;
+    }
+    // Without lock support (some network file systems) the writer goes on
+    // unlocked; cleaners then cannot lock the file and leave it alone.
+    ::flock(fd, LOCK_EX | LOCK_NB);
+    struct stat by_fd {}, by_name {};
+    if (::fstat(fd, &by_fd) == 0 && ::stat(temp.c_str(), &by_name) == 0 && by_fd.st_dev == by_name.st_dev &&
+        by_fd.st_ino == by_name.st_ino)
+      return fd;
+    ::close(fd);
+    error = ENOENT;
+  }
+  return -1;
+}
+
+std::string describe_errno(int e) {
+  std::string text = std::strerror(e);
+  if (e == EFBIG) text += " (the file size limit, ulimit -f, was reached)";
+  if (e == EPIPE) text += " (the reading end of the pipe was closed)";
+  return text;
+}
+
+}  // namespace
+
+std::string host_name_for_files() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "unknown";
+  std::string h(buf);
+  for (char& c : h)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+  if (h.size() > 64) h.resize(64);
+  return h;
+}
+
+size_t remove_stale_temp_files(const std::string& path) {
+  const std::string folder = folder_of(path);
+  const std::string prefix = base_of(path) + ".tmp.";
+  const std::string host = host_name_for_files();
+  DIR* dir = ::opendir(folder.c_str());
+  if (!dir) return 0;  // best effort: creating the new temp reports real problems
+  size_t removed = 0;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    // HOST.PID.RANDOM; HOST holds no '.', so the fields split cleanly.
+    const std::string rest = name.substr(prefix.size());
+    const size_t d1 = rest.find('.'), d2 = rest.rfind('.');
+    if (d1 == std::string::npos || d1 == d2) continue;
+    const std::string h = rest.substr(0, d1), pid_text = rest.substr(d1 + 1, d2 - d1 - 1), rnd = rest.substr(d2 + 1);
+    if (h != host || !all_of(pid_text, "0123456789") || pid_text.size() > 9 || rnd.size() != 16 ||
+        !all_of(rnd, "0123456789abcdef"))
+      continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to ask: keep
+    const std::string full = folder + "/" + name;
+    const int fd = ::open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat by_fd {}, by_name {};
+    // The lock: a writer of another PID namespace with the same host name
+    // and a PID that happens to be free here still holds it.
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &by_fd) == 0 && S_ISREG(by_fd.st_mode) &&
+        ::lstat(full.c_str(), &by_name) == 0 && by_fd.st_dev == by_name.st_dev && by_fd.st_ino == by_name.st_ino &&
+        ::unlink(full.c_str()) == 0)
+      ++removed;
+    ::close(fd);
+  }
+  ::closedir(dir);
+  return removed;
+}
+
 OutputFile::OutputFile(const std::string& path) : path_(path.empty() ? "-" : path) {
   if (path_ == "-") {
     file_ = stdout;
     return;
   }
-  temp_path_ = path_ + ".tmp." + std::to_string(::getpid());
-  file_ = std::fopen(temp_path_.c_str(), "wb");
-  if (!file_) throw_error(ExitCode::runtime, "{}: cannot create temporary file {}: {}", path_, temp_path_, std::strerror(errno));
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      throw_error(ExitCode::runtime, "{}: is a folder; expected the path of a file to write", path_);
+    if (!S_ISREG(st.st_mode)) {
+      // A device or FIFO: a temp file and a rename would replace it.
+      file_ = std::fopen(path_.c_str(), "wb");
+      if (!file_) throw_error(ExitCode::runtime, "{}: cannot open for writing: {}", path_, std::strerror(errno));
+      return;
+    }
+  }
+  remove_stale_temp_files(path_);
+  int error = 0;
+  const int fd = try_create_temp(path_, temp_path_, this, error);
+  if (fd < 0)
+    throw_error(ExitCode::runtime, "{}: cannot create temporary file {}: {}", path_, temp_path_, std::strerror(error));
+  file_ = ::fdopen(fd, "wb");
+  if (!file_) {
+    const int e = errno;
+    ::close(fd);
+    ::unlink(temp_path_.c_str());
+    throw_error(ExitCode::runtime, "{}: cannot open temporary file {}: {}", path_, temp_path_, std::strerror(e));
+  }
 }
 
 OutputFile::~OutputFile() {
   if (path_ == "-") {
-    std::fflush(stdout);
+    std::fflush(stdout);  // errors were reported by commit(), or an error is already on its way
     return;
   }
-  if (!committed_ && file_) {
-    std::fclose(file_);
-    std::remove(temp_path_.c_str());
-  }
+  if (file_) std::fclose(file_);
+  if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+}
+
+void OutputFile::fail(const char* what, int error) const {
+  throw_error(ExitCode::runtime, "{}: {}: {}", path_ == "-" ? "<stdout>" : path_, what,
+              describe_errno(error ? error : EIO));
 }
 
 void OutputFile::write(const void* data, size_t n) {
-  if (n && std::fwrite(data, 1, n, file_) != n)
-    throw_error(ExitCode::runtime, "{}: write failed: {}", path_ == "-" ? "<stdout>" : path_, std::strerror(errno));
+  if (!file_) fail("write failed", EBADF);
+  errno = 0;
+  if (n && std::fwrite(data, 1, n, file_) != n) fail("write failed", errno);
 }
 
 void OutputFile::flush() {
-  if (std::fflush(file_) != 0)
-    throw_error(ExitCode::runtime, "{}: flush failed: {}", path_ == "-" ? "<stdout>" : path_, std::strerror(errno));
+  if (!file_) fail("flush failed", EBADF);
+  errno = 0;
+  if (std::fflush(file_) != 0 || std::ferror(file_)) fail("write failed", errno);
 }
 
 void OutputFile::commit() {
@@ -197,15 +352,81 @@ void OutputFile::commit() {
     committed_ = true;
     return;
   }
-  ::fsync(::fileno(file_));
-  std::fclose(file_);
-  file_ = nullptr;
+  if (temp_path_.empty()) {  // written in place (a device or FIFO): nothing to sync or rename
+    std::FILE* f = file_;
+    file_ = nullptr;
+    if (std::fclose(f) != 0) fail("close failed", errno);
+    committed_ = true;
+    return;
+  }
+  // Data first, then the name: a crash never leaves a renamed, half-written file.
+  if (::fsync(::fileno(file_)) != 0) fail("fsync failed", errno);
+  // Renamed while still open, so the temp keeps its lock up to the rename.
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) {
-    int e = errno;
-    std::remove(temp_path_.c_str());
+    const int e = errno;
     throw_error(ExitCode::runtime, "{}: cannot rename {} into place: {}", path_, temp_path_, std::strerror(e));
   }
   committed_ = true;
+  std::FILE* f = file_;
+  file_ = nullptr;
+  if (std::fclose(f) != 0) fail("close failed", errno);
+}
+
+namespace {
+bool stat_path(const std::string& path, struct stat& st) {
+  if (path == "-") return ::fstat(STDIN_FILENO, &st) == 0;
+  return ::stat(path.c_str(), &st) == 0;
+}
+std::string shown(const NamedPath& p) {
+  const std::string name = p.path == "-" ? "<stdin>" : p.path;
+  return p.flag.empty() ? name : p.flag + " " + name;
+}
+}  // namespace
+
+void refuse_output_overwriting_input(const NamedPath& output, const std::vector<NamedPath>& inputs) {
+  if (output.path.empty() || output.path == "-") return;
+  struct stat out {};
+  const bool exists = ::stat(output.path.c_str(), &out) == 0;
+  if (exists && !S_ISREG(out.st_mode)) return;  // a device or FIFO is written in place, harmlessly
+  std::error_code ec;
+  const std::filesystem::path out_name = exists ? std::filesystem::path() : std::filesystem::weakly_canonical(output.path, ec);
+  for (const NamedPath& in : inputs) {
+    if (in.path.empty()) continue;
+    struct stat st {};
+    bool same = false;
+    if (exists) {
+      same = stat_path(in.path, st) && st.st_dev == out.st_dev && st.st_ino == out.st_ino;
+    } else if (in.path != "-" && !ec) {
+      // Not there yet, so no existing input can be it; but another output
+      // (a log opened first) named the same way would be.
+      std::error_code ec2;
+      same = std::filesystem::weakly_canonical(in.path, ec2) == out_name && !ec2;
+    }
+    if (same)
+      throw_usage("{} is the same file as {}; refusing to write over it: choose another output file", shown(output),
+                  shown(in));
+  }
+}
+
+void check_output_writable(const NamedPath& output) {
+  if (output.path.empty() || output.path == "-") return;
+  struct stat st {};
+  if (::stat(output.path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) throw_usage("{}: is a folder; expected the path of a file to write", shown(output));
+    if (!S_ISREG(st.st_mode)) return;  // a device or FIFO, written in place
+  }
+  const std::string folder = folder_of(output.path);
+  struct stat fs {};
+  if (::stat(folder.c_str(), &fs) != 0)
+    throw_usage("{}: cannot write there: folder {}: {}", shown(output), folder, std::strerror(errno));
+  if (!S_ISDIR(fs.st_mode)) throw_usage("{}: cannot write there: {} is not a folder", shown(output), folder);
+  // access(2) misjudges read-only mounts, ACLs and root: try it instead.
+  std::string probe;
+  int error = 0;
+  const int fd = try_create_temp(output.path, probe, &output, error);
+  if (fd < 0) throw_usage("{}: cannot create a file in folder {}: {}", shown(output), folder, std::strerror(error));
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 }  // namespace mds

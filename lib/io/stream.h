@@ -70,6 +70,21 @@ class LineReader {
 // Output to a file (atomically: temp + rename on commit()) or "-" (stdout).
 // If the object is destroyed without commit(), the temp file is removed and
 // the destination is untouched.
+//
+// The temp file is "PATH.tmp.HOST.PID.RANDOM" in the destination's folder
+// (created with O_EXCL, so two writers never share one, even with equal PIDs
+// in two containers on one volume) and is flock()ed while it is written.
+// Creating one first removes stale temps of the same destination: those whose
+// HOST is this host, whose PID names no live process here, and whose lock
+// can be taken (the kernel drops a dead writer's lock; the lock also covers a
+// writer in another PID namespace of this host). Temps of other hosts, and
+// the old "PATH.tmp.PID" names, which carry no host, are never removed: a
+// live writer elsewhere cannot be told from a dead one.
+//
+// A destination that exists and is not a regular file (/dev/null, /dev/full,
+// a FIFO, /dev/stdout) is written in place: renaming over it would replace
+// the device. Every write, flush, fsync and close is checked; a failure
+// throws a runtime error naming the destination and the errno text.
 class OutputFile {
  public:
   explicit OutputFile(const std::string& path);
@@ -84,12 +99,42 @@ class OutputFile {
   void commit();
   bool is_stdout() const { return path_ == "-"; }
   const std::string& path() const { return path_; }
+  // The temp file being written ("" for stdout and for in-place destinations).
+  const std::string& temp_path() const { return temp_path_; }
 
  private:
+  [[noreturn]] void fail(const char* what, int error) const;
   std::string path_;
   std::string temp_path_;
   std::FILE* file_ = nullptr;
   bool committed_ = false;
 };
+
+// Removes the stale temp files of `path` (see OutputFile) and returns how many
+// were removed. OutputFile calls it; exposed for tests.
+size_t remove_stale_temp_files(const std::string& path);
+
+// A file a tool reads or writes, with the flag that named it, for messages
+// ("-o", "--tokenizer", "input").
+struct NamedPath {
+  std::string flag;
+  std::string path;
+};
+
+// Throws a usage error (exit 2) when `output` is the same file as one of
+// `inputs` (same device and inode; an input "-" compares standard input), so
+// that "-o x.jsonl x.jsonl" cannot truncate its own input. Outputs "-", ""
+// and non-regular files (devices, FIFOs) are not checked.
+void refuse_output_overwriting_input(const NamedPath& output, const std::vector<NamedPath>& inputs);
+
+// Throws a usage error (exit 2) unless `output` can be written: its folder
+// exists and a file can be created there (a temp file is created and removed
+// at once), and it is not a folder. For tools that write their output only
+// after long work. "-", "" and existing non-regular files pass.
+void check_output_writable(const NamedPath& output);
+
+// "HOST" part of temp and lock files: the host name with every byte outside
+// [A-Za-z0-9_-] replaced by '_', at most 64 bytes ("unknown" if none).
+std::string host_name_for_files();
 
 }  // namespace mds

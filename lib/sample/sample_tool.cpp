@@ -20,6 +20,15 @@ void write_meta(const std::string& path, const nlohmann::json& meta) {
 
 int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, const MbrSelector& select,
                     std::FILE* log) {
+  std::vector<NamedPath> inputs;
+  for (const std::string& p : opt.inputs) inputs.push_back({"input", p});
+  if (inputs.empty()) inputs.push_back({"input", "-"});
+  inputs.push_back({"-m", opt.model.path});
+  refuse_output_overwriting_input({"-o", opt.output}, inputs);
+  if (!opt.meta_path.empty()) {
+    inputs.push_back({"-o", opt.output});
+    refuse_output_overwriting_input({"--meta", opt.meta_path}, inputs);
+  }
   ModelLoadOptions mo = opt.model;
   if (mo.threads < 0) throw_usage("--threads {} is out of range: expected 0 (all cores) or more", mo.threads);
   mo.threads = resolve_threads(mo.threads);

@@ -2,7 +2,9 @@
 #include "train/report.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -39,8 +41,12 @@ std::string format_progress(const ProgressState& s, int width) {
   return head + "[" + std::string(filled, '#') + std::string(bar - filled, '.') + "]" + tail;
 }
 
-Reporter::Reporter(std::FILE* metrics, std::FILE* messages, bool progress_bar, int width)
-    : metrics_(metrics), messages_(messages), bar_(progress_bar && messages != nullptr), width_(width) {}
+Reporter::Reporter(std::FILE* metrics, std::FILE* messages, bool progress_bar, int width, std::string metrics_name)
+    : metrics_(metrics),
+      messages_(messages),
+      metrics_name_(std::move(metrics_name)),
+      bar_(progress_bar && messages != nullptr),
+      width_(width) {}
 
 Reporter::~Reporter() { finish(); }
 
@@ -51,12 +57,17 @@ void Reporter::clear_bar() {
 }
 
 void Reporter::metric(const nlohmann::ordered_json& line) {
-  if (!metrics_) return;
+  if (!metrics_ || failure_errno_ != 0) return;
   const bool shared = metrics_ == messages_;
   if (shared) clear_bar();
   const std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
-  std::fputs(text.c_str(), metrics_);
-  std::fflush(metrics_);
+  errno = 0;
+  if (std::fwrite(text.data(), 1, text.size(), metrics_) != text.size() || std::fflush(metrics_) != 0) {
+    failure_errno_ = errno != 0 ? errno : EIO;
+    failure_ = fmt::format("{}: write failed: {}{}", metrics_name_, std::strerror(failure_errno_),
+                           failure_errno_ == EPIPE ? " (the reading end of the pipe was closed)" : "");
+    return;
+  }
   if (shared && bar_ && !last_bar_.empty()) {
     std::fputs(last_bar_.c_str(), messages_);
     bar_shown_ = true;

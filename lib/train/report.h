@@ -26,15 +26,24 @@ std::string format_duration(double seconds);
 
 class Reporter {
  public:
-  // metrics: where JSONL lines go (may be `messages`; nullptr = nowhere).
+  // metrics: where JSONL lines go (may be `messages`; nullptr = nowhere),
+  // named metrics_name in messages ("train.jsonl", "<stdout>").
   // messages: stderr, for warnings and the bar. progress_bar: draw the bar.
-  Reporter(std::FILE* metrics, std::FILE* messages, bool progress_bar, int width = 100);
+  Reporter(std::FILE* metrics, std::FILE* messages, bool progress_bar, int width = 100,
+           std::string metrics_name = "<metrics>");
   ~Reporter();
   Reporter(const Reporter&) = delete;
   Reporter& operator=(const Reporter&) = delete;
 
   // One JSON line; keys keep their insertion order ("type" and "step" first).
+  // The line is flushed at once. A failed write or flush does not throw (the
+  // trainer must still save its checkpoint): it is recorded, later lines are
+  // dropped, and the trainer stops at the next update boundary.
   void metric(const nlohmann::ordered_json& line);
+  // The first failed metrics write: its errno (0 = none yet; EPIPE = the
+  // reader of a pipe went away) and "NAME: write failed: TEXT".
+  int failure_errno() const { return failure_errno_; }
+  const std::string& failure() const { return failure_; }
   void warning(const std::string& text);  // "warning: TEXT" on messages
   // Redraws the bar at most ten times a second (always when force).
   void progress(const ProgressState& s, bool force = false);
@@ -45,6 +54,9 @@ class Reporter {
   void clear_bar();
   std::FILE* metrics_;
   std::FILE* messages_;
+  std::string metrics_name_;
+  int failure_errno_ = 0;
+  std::string failure_;
   bool bar_;
   int width_;
   bool bar_shown_ = false;

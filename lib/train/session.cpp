@@ -10,6 +10,7 @@
 
 #include "backend/factory.h"
 #include "core/error.h"
+#include "io/file_lock.h"
 #include "io/json_text.h"
 #include "io/stream.h"
 #include "text/tokenizer.h"
@@ -78,6 +79,27 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
   if (!resuming && opt.tokenizer_path.empty()) throw_usage("--tokenizer is required (unless --resume is given)");
   if (opt.out.empty() && !opt.print_config) throw_usage("--out is required: where to write the checkpoint");
 
+  // Output guards, before any work: an output that is an input, an output
+  // that cannot be written (found otherwise only at the first checkpoint),
+  // and a second trainer on the same -o.
+  std::unique_ptr<OutputLock> out_lock;
+  if (!opt.print_config) {
+    std::vector<NamedPath> inputs;
+    if (opt.data.empty()) inputs.push_back({"input", "-"});
+    for (const std::string& d : opt.data) inputs.push_back({"input", d});
+    for (const std::string& v : opt.valid) inputs.push_back({"--valid", v});
+    if (!opt.tokenizer_path.empty()) inputs.push_back({"--tokenizer", opt.tokenizer_path});
+    if (!opt.config_path.empty()) inputs.push_back({"--config", opt.config_path});
+    refuse_output_overwriting_input({"-o", opt.out}, inputs);  // --resume may be -o: it is read before any write
+    if (!opt.log.empty() && opt.log != "-") {
+      if (!opt.resume.empty()) inputs.push_back({"--resume", opt.resume});
+      inputs.push_back({"-o", opt.out});
+      refuse_output_overwriting_input({"--log", opt.log}, inputs);
+    }
+    check_output_writable({"-o", opt.out});
+    out_lock = std::make_unique<OutputLock>(opt.out, "-o", "mds-train");
+  }
+
   // Checkpoint, tokenizer.
   Container ck;
   if (resuming) {
@@ -134,8 +156,9 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
   const json model = resuming ? doc["model"] : binding.normalize(doc["model"], tok.vocab_size());
   const json effective = {{"model", model}, {"train", train_config_to_json(tc)}};
   if (opt.print_config) {
-    std::fprintf(out, "%s\n", effective.dump(2).c_str());
-    std::fflush(out);
+    errno = 0;
+    if (std::fprintf(out, "%s\n", effective.dump(2).c_str()) < 0 || std::fflush(out) != 0)
+      throw_runtime("<stdout>: write failed: {}", std::strerror(errno != 0 ? errno : EIO));
     result.config_printed = true;
     return result;
   }
@@ -146,15 +169,21 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
   // Output streams.
   std::unique_ptr<std::FILE, FileCloser> log_file;
   std::FILE* metrics = messages;
+  std::string metrics_name = "<stderr>";
   if (opt.log == "-") {
     metrics = out;
+    metrics_name = "<stdout> (--log -)";
   } else if (!opt.log.empty()) {
     log_file.reset(std::fopen(opt.log.c_str(), "a"));
     if (!log_file) throw_runtime("--log {}: cannot open for appending: {}", opt.log, std::strerror(errno));
     metrics = log_file.get();
+    metrics_name = opt.log;
   }
   const bool bar = opt.progress == 1 || (opt.progress == -1 && messages_is_terminal);
-  Reporter reporter(metrics, messages, bar);
+  Reporter reporter(metrics, messages, bar, 100, metrics_name);
+  if (out_lock && !out_lock->held() && !out_lock->unsupported_reason().empty())
+    reporter.warning(fmt::format("-o {}: {}; a second trainer on this -o would not be stopped", opt.out,
+                                 out_lock->unsupported_reason()));
 
   // Data.
   const Dataset train = load_shard_dataset(opt.data, tok.hash(), "training");
@@ -191,6 +220,19 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
   Trainer trainer(*net, tc, train, valid.get(), std::move(setup));
   if (resuming) trainer.resume(ck);
   result.train = trainer.run();
+  if (log_file && result.train.metrics_errno == 0) {
+    // Every line was flushed, but a network file system may report a write
+    // error only at close.
+    errno = 0;
+    if (std::fclose(log_file.release()) != 0)
+      throw_runtime("{}: close failed: {}; the checkpoint {} of step {} was written", opt.log,
+                    std::strerror(errno != 0 ? errno : EIO), opt.out, result.train.step);
+  }
+  // A closed pipe is a stop request (the caller maps it to 128 + SIGPIPE);
+  // any other failed metrics write is an I/O error.
+  if (result.train.metrics_errno != 0 && result.train.metrics_errno != EPIPE)
+    throw_runtime("{}; training stopped at step {} and the checkpoint {} was written; continue with --resume {}",
+                  result.train.metrics_error, result.train.step, opt.out, opt.out);
   return result;
 }
 

@@ -355,6 +355,9 @@ TrainResult Trainer::run() {
       r.signal = *setup_.stop_flag;
       break;
     }
+    // A lost metrics stream (full disk, closed pipe) must not cost the
+    // training done so far: stop here and save, as on a signal.
+    if (rep && rep->failure_errno() != 0) break;
     if (!train_step()) continue;
     progress(false);  // before log_interval resets the interval sums
     if (cfg_.log_every > 0 && step_ % cfg_.log_every == 0) log_interval();
@@ -366,7 +369,9 @@ TrainResult Trainer::run() {
     if (setup_.on_step) setup_.on_step(step_);
   }
   if (cfg_.log_every > 0) log_interval();  // the partial interval
-  if (!r.interrupted && valid_ && cfg_.valid_every > 0 && last_valid_step != step_) log_validation(validate());
+  const bool metrics_lost = rep && rep->failure_errno() != 0;
+  if (!r.interrupted && !metrics_lost && valid_ && cfg_.valid_every > 0 && last_valid_step != step_)
+    log_validation(validate());
   if (!setup_.checkpoint_path.empty()) {
     if (last_checkpoint_step_ != step_) save_checkpoint();
     r.checkpoint_written = true;
@@ -383,6 +388,10 @@ TrainResult Trainer::run() {
   }
   r.step = step_;
   r.nonfinite_skipped = skipped_;
+  if (rep && rep->failure_errno() != 0) {  // also when only the last lines failed
+    r.metrics_errno = rep->failure_errno();
+    r.metrics_error = rep->failure();
+  }
   return r;
 }
 

@@ -46,6 +46,11 @@ struct TrainResult {
   int64_t step = 0;
   int64_t nonfinite_skipped = 0;
   bool checkpoint_written = false;
+  // The metrics stream failed (Reporter::failure_errno(); EPIPE = its reader
+  // went away): training stopped at the next update boundary like on a stop
+  // request, and the checkpoint was written. The caller reports it.
+  int metrics_errno = 0;
+  std::string metrics_error;
 };
 
 // Mean loss terms over a validation pass.
@@ -66,8 +71,8 @@ class Trainer {
   // exactly as if it had not stopped (same config, same data).
   void resume(const Container& checkpoint);
 
-  // Trains until config.steps updates or until the stop flag is set, then
-  // writes a checkpoint (when a path is set).
+  // Trains until config.steps updates, until the stop flag is set or until a
+  // metrics write fails, then writes a checkpoint (when a path is set).
   TrainResult run();
 
   // One update (grad_accum micro-batches). False if it was skipped as non-finite.
