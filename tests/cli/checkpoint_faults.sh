@@ -9,17 +9,9 @@ source "$(dirname "$0")/common.bash"
 cd "$tmp"
 data="$MDS_SOURCE_DIR/examples/data"
 
-head -n 48 "$data/qqp_small.train.jsonl" >pairs.jsonl
 head -n 3 "$data/qqp_small.test.jsonl" >test.jsonl
-mds-tokenize train -q --vocab-size 300 -o tok.mds pairs.jsonl
-mds-tokenize encode -q -m tok.mds --max-src-len 24 --max-trg-len 24 -o train.mds pairs.jsonl
-cat >run.json <<'JSON'
-{"model": {"embed_dim": 8, "hidden_dim": 16, "layers": 1, "heads": 2, "ffn_dim": 32, "time_embed_dim": 8,
-           "time_hidden_dim": 16, "max_src_len": 24, "max_trg_len": 24, "attention_window": 4,
-           "moe_experts": 2, "moe_top_k": 1, "diffusion_steps": 50},
- "train": {"steps": 2, "batch_size": 8, "lr": 0.001, "warmup_steps": 1, "log_every": 0, "checkpoint_every": 0}}
-JSON
-mds-train --config run.json --tokenizer tok.mds --threads 2 --no-progress --device cpu -o model.mds train.mds 2>/dev/null
+tiny_model_files 2
+mds-train "${tiny_train[@]}" --threads 2 -o model.mds train.mds 2>/dev/null
 sample=(--solver dpm++ --steps 2 --device cpu --threads 2)
 mds-sample -m model.mds "${sample[@]}" <test.jsonl >/dev/null 2>&1 || fail "the undamaged checkpoint does not sample"
 

@@ -47,3 +47,22 @@ check_help_and_man() {
   "$prog" --version | grep -q "^$prog " || fail "$prog --version does not name the program"
 }
 expect_re() { check_run -G "$@"; }
+# tiny_model_files STEPS [LOG_EVERY]: in the current folder, the inputs of a
+# seconds-long CPU training run: pairs.jsonl (64 bundled QQP pairs), tok.mds
+# (320 entries), train.mds (32 + 32 tokens) and run.json (1 layer x 32, 2
+# experts top-1, STEPS steps, metrics every LOG_EVERY steps, default 0 = none);
+# tiny_train holds the mds-train flags that use them (deterministic CPU backend).
+tiny_model_files() {
+  local steps=$1 log_every=${2:-0}
+  head -n 64 "$MDS_SOURCE_DIR/examples/data/qqp_small.train.jsonl" >pairs.jsonl
+  mds-tokenize train -q --vocab-size 320 -o tok.mds pairs.jsonl
+  mds-tokenize encode -q -m tok.mds --max-src-len 32 --max-trg-len 32 -o train.mds pairs.jsonl
+  cat >run.json <<JSON
+{"model": {"embed_dim": 16, "hidden_dim": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "time_embed_dim": 16,
+           "time_hidden_dim": 32, "max_src_len": 32, "max_trg_len": 32, "attention_window": 8,
+           "moe_experts": 2, "moe_top_k": 1, "diffusion_steps": 100},
+ "train": {"steps": $steps, "batch_size": 8, "lr": 0.001, "warmup_steps": 1, "log_every": $log_every,
+           "checkpoint_every": 0}}
+JSON
+  tiny_train=(--config run.json --tokenizer tok.mds --no-progress --device cpu)
+}

@@ -10,17 +10,9 @@ data="$MDS_SOURCE_DIR/examples/data"
 
 check_help_and_man mds-inspect
 
-head -n 64 "$data/qqp_small.train.jsonl" >pairs.jsonl
 head -n 6 "$data/qqp_small.test.jsonl" >test.jsonl
-mds-tokenize train -q --vocab-size 320 -o tok.mds pairs.jsonl
-mds-tokenize encode -q -m tok.mds --max-src-len 32 --max-trg-len 32 -o train.mds pairs.jsonl
-cat >run.json <<'JSON'
-{"model": {"embed_dim": 16, "hidden_dim": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "time_embed_dim": 16,
-           "time_hidden_dim": 32, "max_src_len": 32, "max_trg_len": 32, "attention_window": 8,
-           "moe_experts": 2, "moe_top_k": 1, "diffusion_steps": 100},
- "train": {"steps": 5, "batch_size": 8, "lr": 0.001, "warmup_steps": 1, "log_every": 0, "checkpoint_every": 0}}
-JSON
-mds-train --config run.json --tokenizer tok.mds --threads 2 --no-progress --device cpu -o model.mds train.mds 2>/dev/null
+tiny_model_files 5
+mds-train "${tiny_train[@]}" --threads 2 -o model.mds train.mds 2>/dev/null
 
 # ---- flag errors: exit 2 -------------------------------------------------------
 expect 2 "--export-dtype" mds-inspect --export-dtype bf16 model.mds

@@ -11,16 +11,8 @@ source "$(dirname "$0")/common.bash"
 cd "$tmp"
 data="$MDS_SOURCE_DIR/examples/data"
 
-head -n 64 "$data/qqp_small.train.jsonl" >pairs.jsonl
-mds-tokenize train -q --vocab-size 320 -o tok.mds pairs.jsonl
-mds-tokenize encode -q -m tok.mds --max-src-len 32 --max-trg-len 32 -o train.mds pairs.jsonl
-cat >run.json <<'JSON'
-{"model": {"embed_dim": 16, "hidden_dim": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "time_embed_dim": 16,
-           "time_hidden_dim": 32, "max_src_len": 32, "max_trg_len": 32, "attention_window": 8,
-           "moe_experts": 2, "moe_top_k": 1, "diffusion_steps": 100},
- "train": {"steps": 2, "batch_size": 8, "lr": 0.001, "log_every": 1, "checkpoint_every": 0}}
-JSON
-common=(--config run.json --tokenizer tok.mds --threads 2 --no-progress --device cpu)
+tiny_model_files 2 1
+common=("${tiny_train[@]}" --threads 2)
 mds-train "${common[@]}" -o model.mds --log /dev/null train.mds 2>/dev/null
 head -n 2 pairs.jsonl >two.jsonl
 cut -d'"' -f4 two.jsonl >hyp.txt

@@ -9,16 +9,8 @@ source "$(dirname "$0")/common.bash"
 cd "$tmp"
 data="$MDS_SOURCE_DIR/examples/data"
 
-head -n 64 "$data/qqp_small.train.jsonl" >pairs.jsonl
-mds-tokenize train -q --vocab-size 320 -o tok.mds pairs.jsonl
-mds-tokenize encode -q -m tok.mds --max-src-len 32 --max-trg-len 32 -o train.mds pairs.jsonl
-cat >run.json <<'JSON'
-{"model": {"embed_dim": 16, "hidden_dim": 32, "layers": 1, "heads": 2, "ffn_dim": 64, "time_embed_dim": 16,
-           "time_hidden_dim": 32, "max_src_len": 32, "max_trg_len": 32, "attention_window": 8,
-           "moe_experts": 2, "moe_top_k": 1, "diffusion_steps": 100},
- "train": {"steps": 100000, "batch_size": 8, "lr": 0.001, "log_every": 1, "checkpoint_every": 0}}
-JSON
-common=(--config run.json --tokenizer tok.mds --threads 1 --no-progress --device cpu)
+tiny_model_files 100000 1
+common=("${tiny_train[@]}" --threads 1)
 step_of() {  # step_of CHECKPOINT: the trainer step stored in it
   mds-inspect --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["units"][0]["meta"]["trainer"]["step"])'
 }
