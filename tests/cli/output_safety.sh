@@ -9,7 +9,6 @@
 # removed by the next write, other temp files are kept.
 source "$(dirname "$0")/common.bash"
 cd "$tmp"
-data="$MDS_SOURCE_DIR/examples/data"
 
 tiny_model_files 2 1
 common=("${tiny_train[@]}" --threads 2)

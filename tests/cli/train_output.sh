@@ -7,7 +7,6 @@
 # the same -o fails at start naming the first.
 source "$(dirname "$0")/common.bash"
 cd "$tmp"
-data="$MDS_SOURCE_DIR/examples/data"
 
 tiny_model_files 100000 1
 common=("${tiny_train[@]}" --threads 1)
