@@ -41,6 +41,12 @@ void row_sq_diff_backward(Context& ctx, const float* a, const float* b, const fl
                           int64_t rows, int64_t cols);
 
 // backend_rows.cu
+// Sets the fault word (fault.h) when an index is outside [0, bound); `code`
+// names the operation. Indices are not read by the host.
+void check_index_range(Context& ctx, const int32_t* idx, int64_t n, int64_t bound, int code, int64_t* fault);
+// The same for cross-entropy targets of rows whose weight is not zero.
+void check_targets(Context& ctx, const int32_t* tgt, const float* w, int64_t n, int64_t vocab, int code,
+                   int64_t* fault);
 void gather_rows(Context& ctx, const float* x, const int32_t* idx, float* out, int64_t S, int64_t C);
 void scatter_add_rows(Context& ctx, const float* dout, const int32_t* idx, float* dx, int64_t S, int64_t C);
 void add_position_time_forward(Context& ctx, const float* x, const float* pos, const float* temb, int B, int L,
@@ -69,8 +75,20 @@ void moe_combine_forward(Context& ctx, const float* yp, const float* gates, cons
 void moe_combine_backward(Context& ctx, const float* yp, const float* gates, const int32_t* slot_token,
                           const int32_t* slot_choice, int64_t slots, int64_t C, const float* dout, float* dyp,
                           float* dgates);
-// Per valid row: P sums and lse^2 are reduced on the host; this gives lse per row.
-void row_lse(Context& ctx, const float* x, int64_t rows, int64_t cols, double* lse);
+// Token-to-expert dispatch on the device, in the CPU routine's exact order
+// (lib/cpu/moe_dispatch.cpp): picks of valid tokens, first choices of all
+// tokens before second choices (GShard priority) for the capacity, then slots
+// grouped by expert in token order. One block; `scratch` holds 2 * 1024 * E
+// int32. Writes slot_token / slot_choice [N*k] (the first `slots` used) and
+// info [3E + 3] int64: offsets [E+1], assigned [E], top1 [E], dropped, routed.
+// A pick outside [0, E) of a valid token sets the fault word (see fault.h).
+void moe_dispatch_slots(Context& ctx, const int32_t* idx, const uint8_t* valid, int64_t N, int k, int E,
+                        int64_t capacity, int32_t* slot_token, int32_t* slot_choice, int32_t* scratch, int64_t* info,
+                        int64_t* fault);
+// Router statistics over valid rows: out[e] = sum_n probs[n,e] (e < E) and
+// out[E] = sum_n lse(logits[n])^2, in double, in a fixed order (deterministic).
+void router_sums(Context& ctx, const float* logits, const float* probs, const uint8_t* valid, int64_t N, int E,
+                 double* out);
 void router_aux_backward(Context& ctx, const float* logits, const float* probs, const uint8_t* valid, int64_t N, int E,
                          const float* frac_scaled, double z_scale, float* dlogits, float* dprobs);
 

@@ -19,6 +19,24 @@ __global__ void gather_k(const float* x, const int32_t* idx, float* out, int64_t
 __global__ void scatter_k(const float* d, const int32_t* idx, float* dx, int64_t S, int64_t C) {
   GRID_STRIDE(i, S * C) atomicAdd(dx + int64_t(idx[i / C]) * C + i % C, d[i]);
 }
+// The first fault wins; later ones leave the record alone.
+__device__ void record_fault(int64_t* fault, int code, int64_t pos, int64_t value, int64_t bound) {
+  if (atomicCAS(reinterpret_cast<unsigned long long*>(fault), 0ull, static_cast<unsigned long long>(code)) == 0ull)
+    fault[1] = pos, fault[2] = value, fault[3] = bound;
+}
+__global__ void check_index_k(const int32_t* idx, int64_t n, int64_t bound, int code, int64_t* fault) {
+  GRID_STRIDE(i, n) {
+    const int32_t v = idx[i];
+    if (v < 0 || v >= bound) record_fault(fault, code, i, v, bound);
+  }
+}
+__global__ void check_targets_k(const int32_t* tgt, const float* w, int64_t n, int64_t vocab, int code,
+                                int64_t* fault) {
+  GRID_STRIDE(i, n) {
+    const int32_t v = tgt[i];
+    if (w[i] != 0.f && (v < 0 || v >= vocab)) record_fault(fault, code, i, v, vocab);
+  }
+}
 __global__ void pos_time_fwd_k(const float* x, const float* pos, const float* temb, int L, int64_t H, float* out,
                                int64_t n) {
   GRID_STRIDE(i, n) {
@@ -70,6 +88,13 @@ struct WeightedRowTerm {
     MDS_CUDA_CHECK_LAUNCH(#kernel);                                              \
   } while (0)
 
+void check_index_range(Context& ctx, const int32_t* idx, int64_t n, int64_t bound, int code, int64_t* fault) {
+  LAUNCH(check_index_k, n, idx, n, bound, code, fault);
+}
+void check_targets(Context& ctx, const int32_t* tgt, const float* w, int64_t n, int64_t vocab, int code,
+                   int64_t* fault) {
+  LAUNCH(check_targets_k, n, tgt, w, n, vocab, code, fault);
+}
 void gather_rows(Context& ctx, const float* x, const int32_t* idx, float* out, int64_t S, int64_t C) {
   LAUNCH(gather_k, S * C, x, idx, out, S, C);
 }

@@ -2,15 +2,23 @@
 // are fp32 ("real") in device memory: they are the master weights, and the
 // activations keep fp32 between operations. Two precisions of the products:
 // - "cuda" (default): the dense and expert GEMMs run on bf16 tensor cores
-//   with fp32 accumulation (cuBLAS CUBLAS_COMPUTE_32F_FAST_16BF rounds the
-//   fp32 operands to bf16 on the fly), as autocast training does;
+//   with fp32 accumulation and fp32 outputs, as autocast training does: each
+//   product casts its operands to bf16 copies once (a memory-bound pass) and
+//   runs cuBLAS's bf16 kernels, which are ~2x faster than letting cuBLAS round
+//   fp32 operands on the fly (CUBLAS_COMPUTE_32F_FAST_16BF, kept behind
+//   MDS_CUDA_GEMM=fast16bf for comparison; docs/perf-notes.md);
 // - "cuda-f32": plain fp32 GEMMs, which track the CPU f32 backend closely.
 // Rounding to the vocabulary (a decision, not a gradient) stays fp32 in both.
 // Attention runs the flash-style bf16 kernel (kernels/attention.h) on bf16
 // copies of q/k/v with fp32 accumulation; small row-wise ops are the fp32
 // kernels of backend_ops.h. Memory comes from the context's caching pool.
-// The MoE dispatch needs its offsets on the host anyway (backend.h), so it
-// downloads the top-k picks and sorts them with the CPU routine.
+// Nothing reads device data on the host except where the interface returns
+// host values: the MoE dispatch sorts on the device and downloads only its
+// offsets and counts (one small copy per layer), the router statistics are
+// reduced on the device, and index and target checks run on the device and
+// record the first bad value in a fault word that every host read (download,
+// synchronize, sum_squares) checks, so a bad index is reported at the next
+// synchronisation with the operation, position and value that caused it.
 #include "kernels/cuda_backend.h"
 
 #include <cublas_v2.h>
@@ -24,6 +32,7 @@
 #include "kernels/attention.h"
 #include "kernels/backend_ops.h"
 #include "kernels/context.h"
+#include "kernels/elementwise.h"
 #include "kernels/op_profiler.h"
 #include "kernels/optimizer.h"
 
@@ -66,8 +75,13 @@ void throw_cublas(cublasStatus_t st, const char* what) {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, CudaPrecision precision, bool profile)
-      : ctx_(device), precision_(precision), prof_(ctx_.stream(), profile) {
+  CudaBackend(int device, CudaPrecision precision, bool profile, bool fast16bf_gemm, bool poison)
+      : ctx_(device), precision_(precision), prof_(ctx_.stream(), profile), fast16bf_gemm_(fast16bf_gemm),
+        poison_(poison) {
+    fault_dev_ = ctx_.alloc_n<int64_t>(kFaultWords);
+    ctx_.fill_zero(fault_dev_.data(), fault_dev_.bytes());
+    MDS_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&fault_host_), kFaultWords * sizeof(int64_t)));
+    std::memset(fault_host_, 0, kFaultWords * sizeof(int64_t));
     throw_cublas(cublasCreate(&blas_), "cublasCreate");
     throw_cublas(cublasSetStream(blas_, ctx_.stream()), "cublasSetStream");
     // Plain fp32 products (no TF32), to match the CPU reference.
@@ -77,6 +91,7 @@ class CudaBackend final : public Backend {
     prof_.report(stderr);
     cudaStreamSynchronize(ctx_.stream());
     cublasDestroy(blas_);
+    cudaFreeHost(fault_host_);
   }
 
   std::string name() const override { return precision_ == CudaPrecision::bf16 ? "cuda" : "cuda-f32"; }
@@ -90,10 +105,31 @@ class CudaBackend final : public Backend {
     return m;
   }
   void reset_peak_memory() override { ctx_.shared_pool()->reset_peak(); }
-  void synchronize() override { ctx_.synchronize(); }
+  void synchronize() override {
+    ctx_.download(fault_host_, fault_dev_.data(), kFaultWords * sizeof(int64_t));
+    ctx_.synchronize();
+    raise_fault();
+  }
 
   Tensor alloc(std::vector<int64_t> shape, ElemType type) override {
     MDS_OP("alloc");
+    Tensor t = make_tensor(std::move(shape), type);
+    MDS_CUDA_CHECK(cudaMemsetAsync(t.data(), 0, std::max<size_t>(1, size_t(t.numel()) * elem_bytes(type)),
+                                   ctx_.stream()));
+    return t;
+  }
+  // No fill: the next operation overwrites it. MDS_CUDA_POISON=1 fills the
+  // bytes with 0xFF instead (NaN for fp32, -1 for integers), so a test sees
+  // any read before the first write.
+  Tensor alloc_uninit(std::vector<int64_t> shape, ElemType type) override {
+    MDS_OP("alloc_uninit");
+    Tensor t = make_tensor(std::move(shape), type);
+    if (poison_)
+      MDS_CUDA_CHECK(cudaMemsetAsync(t.data(), 0xFF, std::max<size_t>(1, size_t(t.numel()) * elem_bytes(type)),
+                                     ctx_.stream()));
+    return t;
+  }
+  Tensor make_tensor(std::vector<int64_t> shape, ElemType type) {
     int64_t n = 1;
     for (int64_t s : shape) {
       if (s < 0) throw_runtime("alloc: negative dimension in {}", shape_string(shape));
@@ -110,7 +146,6 @@ class CudaBackend final : public Backend {
         // A tensor's block always comes from this pool; a destructor cannot report.
       }
     });
-    MDS_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, ctx_.stream()));
     return Tensor(owner, p, std::move(shape), type);
   }
 
@@ -193,7 +228,7 @@ class CudaBackend final : public Backend {
     double out = 0;
     cuda::sum_squares(ctx_, F(x), size_t(x.numel()), buf.as<double>());
     ctx_.download(&out, buf.data(), sizeof(double));
-    ctx_.synchronize();
+    synchronize();
     return out;
   }
   void activation_forward(Activation act, const Tensor& x, Tensor& y) override {
@@ -213,6 +248,12 @@ class CudaBackend final : public Backend {
     const int64_t M = C.rows(), N = C.cols(), K = ta ? A.rows() : A.cols();
     need((ta ? A.cols() : A.rows()) == M && (tb ? B.rows() : B.cols()) == N && (tb ? B.cols() : B.rows()) == K,
          "gemm", "operand shapes do not match");
+    if (bf16_operands() && K > 0) {
+      auto A16 = bf16_copy(F(A), A.numel()), B16 = bf16_copy(F(B), B.numel());
+      gemm16(ta, tb, M, N, K, float(alpha), A16.as<cuda::bf16>(), A.cols(), B16.as<cuda::bf16>(), B.cols(),
+             float(beta), F(C), N);
+      return;
+    }
     sgemm(ta, tb, M, N, K, float(alpha), F(A), A.cols(), F(B), B.cols(), float(beta), F(C), N);
   }
   void linear_forward(const Tensor& x, const Tensor& W, const Tensor& b, Tensor& y) override {
@@ -220,7 +261,12 @@ class CudaBackend final : public Backend {
     MDS_OP_SHAPE("linear_forward", n, out, in);
     if (x.cols() != in) throw_runtime("linear_forward: x {} does not match W {}", shape_string(x.shape()), shape_string(W.shape()));
     need_numel(y, n * out, "linear_forward", "y");
-    sgemm(false, true, n, out, in, 1.f, F(x), in, F(W), in, 0.f, F(y), out);
+    if (bf16_operands() && in > 0) {
+      auto x16 = bf16_copy(F(x), n * in), W16 = bf16_copy(F(W), out * in);
+      gemm16(false, true, n, out, in, 1.f, x16.as<cuda::bf16>(), in, W16.as<cuda::bf16>(), in, 0.f, F(y), out);
+    } else {
+      sgemm(false, true, n, out, in, 1.f, F(x), in, F(W), in, 0.f, F(y), out);
+    }
     if (b.defined()) {
       need_numel(b, out, "linear_forward", "b");
       cuda::bk::add_bias_rows(ctx_, F(y), F(b), n, out);
@@ -230,8 +276,20 @@ class CudaBackend final : public Backend {
     const int64_t out = W.dim(0), in = W.numel() / out, n = x.numel() / in;
     MDS_OP_SHAPE("linear_backward", n, out, in);
     need_numel(dy, n * out, "linear_backward", "dy");
-    if (dx.defined()) sgemm(false, false, n, in, out, 1.f, F(dy), out, F(W), in, 1.f, F(dx), in);
-    if (dW.defined()) sgemm(true, false, out, in, n, 1.f, F(dy), out, F(x), in, 1.f, F(dW), in);
+    if (bf16_operands() && n > 0 && out > 0 && in > 0) {
+      auto dy16 = bf16_copy(F(dy), n * out);
+      if (dx.defined()) {
+        auto W16 = bf16_copy(F(W), out * in);
+        gemm16(false, false, n, in, out, 1.f, dy16.as<cuda::bf16>(), out, W16.as<cuda::bf16>(), in, 1.f, F(dx), in);
+      }
+      if (dW.defined()) {
+        auto x16 = bf16_copy(F(x), n * in);
+        gemm16(true, false, out, in, n, 1.f, dy16.as<cuda::bf16>(), out, x16.as<cuda::bf16>(), in, 1.f, F(dW), in);
+      }
+    } else {
+      if (dx.defined()) sgemm(false, false, n, in, out, 1.f, F(dy), out, F(W), in, 1.f, F(dx), in);
+      if (dW.defined()) sgemm(true, false, out, in, n, 1.f, F(dy), out, F(x), in, 1.f, F(dW), in);
+    }
     if (db.defined()) cuda::bk::add_column_sums(ctx_, F(dy), n, out, F(db));
   }
   void grouped_linear_forward(const Tensor& x, const Tensor& W, const Tensor& b, const std::vector<int64_t>& offsets,
@@ -241,11 +299,18 @@ class CudaBackend final : public Backend {
     const int64_t E = W.dim(0), out = W.dim(1), in = W.dim(2), S = x.numel() / std::max<int64_t>(in, 1);
     check_offsets(offsets, E, S, "grouped_linear_forward");
     need_numel(y, S * out, "grouped_linear_forward", "y");
+    const bool b16 = bf16_operands() && S > 0 && in > 0;
+    cuda::DeviceBuffer x16, W16;
+    if (b16) x16 = bf16_copy(F(x), S * in), W16 = bf16_copy(F(W), E * out * in);
     for (int64_t e = 0; e < E; ++e) {
       const int64_t r0 = offsets[e], rows = offsets[e + 1] - r0;
       if (rows == 0) continue;
       float* ye = F(y) + r0 * out;
-      sgemm(false, true, rows, out, in, 1.f, F(x) + r0 * in, in, F(W) + e * out * in, in, 0.f, ye, out);
+      if (b16)
+        gemm16(false, true, rows, out, in, 1.f, x16.as<cuda::bf16>() + r0 * in, in,
+               W16.as<cuda::bf16>() + e * out * in, in, 0.f, ye, out);
+      else
+        sgemm(false, true, rows, out, in, 1.f, F(x) + r0 * in, in, F(W) + e * out * in, in, 0.f, ye, out);
       if (b.defined()) cuda::bk::add_bias_rows(ctx_, ye, F(b) + e * out, rows, out);
     }
   }
@@ -255,12 +320,29 @@ class CudaBackend final : public Backend {
     const int64_t E = W.dim(0), out = W.dim(1), in = W.dim(2), S = x.numel() / std::max<int64_t>(in, 1);
     check_offsets(offsets, E, S, "grouped_linear_backward");
     need_numel(dy, S * out, "grouped_linear_backward", "dy");
+    const bool b16 = bf16_operands() && S > 0 && in > 0 && out > 0;
+    cuda::DeviceBuffer dy16, W16, x16;
+    if (b16) {
+      dy16 = bf16_copy(F(dy), S * out);
+      if (dx.defined()) W16 = bf16_copy(F(W), E * out * in);
+      if (dW.defined()) x16 = bf16_copy(F(x), S * in);
+    }
     for (int64_t e = 0; e < E; ++e) {
       const int64_t r0 = offsets[e], rows = offsets[e + 1] - r0;
       if (rows == 0) continue;
       const float* dye = F(dy) + r0 * out;
-      if (dx.defined()) sgemm(false, false, rows, in, out, 1.f, dye, out, F(W) + e * out * in, in, 1.f, F(dx) + r0 * in, in);
-      if (dW.defined()) sgemm(true, false, out, in, rows, 1.f, dye, out, F(x) + r0 * in, in, 1.f, F(dW) + e * out * in, in);
+      if (b16) {
+        const cuda::bf16* dye16 = dy16.as<cuda::bf16>() + r0 * out;
+        if (dx.defined())
+          gemm16(false, false, rows, in, out, 1.f, dye16, out, W16.as<cuda::bf16>() + e * out * in, in, 1.f,
+                 F(dx) + r0 * in, in);
+        if (dW.defined())
+          gemm16(true, false, out, in, rows, 1.f, dye16, out, x16.as<cuda::bf16>() + r0 * in, in, 1.f,
+                 F(dW) + e * out * in, in);
+      } else {
+        if (dx.defined()) sgemm(false, false, rows, in, out, 1.f, dye, out, F(W) + e * out * in, in, 1.f, F(dx) + r0 * in, in);
+        if (dW.defined()) sgemm(true, false, out, in, rows, 1.f, dye, out, F(x) + r0 * in, in, 1.f, F(dW) + e * out * in, in);
+      }
       if (db.defined()) cuda::bk::add_column_sums(ctx_, dye, rows, out, F(db) + e * out);
     }
   }
@@ -299,14 +381,14 @@ class CudaBackend final : public Backend {
     MDS_OP("gather_rows");
     const int64_t C = x.cols(), S = index.numel();
     need_numel(out, S * C, "gather_rows", "out");
-    check_indices(index, x.rows(), "gather_rows");
+    check_indices(index, x.rows(), kFaultGather);
     cuda::bk::gather_rows(ctx_, F(x), index.as<int32_t>(), F(out), S, C);
   }
   void scatter_add_rows(const Tensor& dout, const Tensor& index, Tensor& dx) override {
     MDS_OP("scatter_add_rows");
     const int64_t C = dx.cols(), S = index.numel();
     need_numel(dout, S * C, "scatter_add_rows", "dout");
-    check_indices(index, dx.rows(), "scatter_add_rows");
+    check_indices(index, dx.rows(), kFaultScatter);
     cuda::bk::scatter_add_rows(ctx_, F(dout), index.as<int32_t>(), F(dx), S, C);
   }
   void add_position_time_forward(const Tensor& x, const Tensor& pos, const Tensor& temb, int batch, int seq_len,
@@ -462,15 +544,59 @@ class CudaBackend final : public Backend {
 
  private:
   static int act_code(Activation a) { return a == Activation::tanh ? 0 : a == Activation::silu ? 1 : 2; }
+  // A copy from pageable host memory is staged before cudaMemcpyAsync
+  // returns (CUDA runtime API, "API synchronization behavior"), so the host
+  // buffer may go away at once and the upload needs no synchronisation.
   template <typename T>
   void put(Tensor& dst, const T* src) {
     ctx_.upload(dst.data(), src, size_t(dst.numel()) * sizeof(T));
-    ctx_.synchronize();  // the host buffer may go away on return
   }
   template <typename T>
   void get(const Tensor& src, T* dst) {
     ctx_.download(dst, src.data(), size_t(src.numel()) * sizeof(T));
-    ctx_.synchronize();
+    synchronize();
+  }
+  // Fault word (device, mirrored to pinned host memory at every synchronize):
+  // [code, position, value, bound]; code 0 = no fault.
+  static constexpr size_t kFaultWords = 4;
+  enum FaultCode : int { kFaultGather = 1, kFaultScatter, kFaultCeForward, kFaultCeBackward, kFaultDispatch };
+  void raise_fault() {
+    const int64_t code = fault_host_[0], pos = fault_host_[1], value = fault_host_[2], bound = fault_host_[3];
+    if (code == 0) return;
+    std::memset(fault_host_, 0, kFaultWords * sizeof(int64_t));
+    ctx_.fill_zero(fault_dev_.data(), fault_dev_.bytes());  // the backend stays usable after the error
+    switch (code) {
+      case kFaultGather:
+      case kFaultScatter:
+        throw_runtime("{}: index[{}] = {} is outside [0, {})", code == kFaultGather ? "gather_rows" : "scatter_add_rows",
+                      pos, value, bound);
+      case kFaultCeForward:
+      case kFaultCeBackward:
+        throw_runtime("{}: target[{}] = {} outside the vocabulary [0, {})",
+                      code == kFaultCeForward ? "tied_ce_forward" : "tied_ce_backward", pos, value, bound);
+      case kFaultDispatch:
+        throw_runtime("moe_dispatch: expert index {} outside [0, {}) (pick {})", value, bound, pos);
+      default: throw_runtime("cuda backend: unknown fault code {}", code);
+    }
+  }
+  int64_t* fault() const { return fault_dev_.as<int64_t>(); }
+  bool bf16_operands() const { return precision_ == CudaPrecision::bf16 && !fast16bf_gemm_; }
+  // bf16 copy of n contiguous fp32 values, in pool scratch (stream-ordered reuse).
+  cuda::DeviceBuffer bf16_copy(const float* x, int64_t n) {
+    cuda::DeviceBuffer b = ctx_.alloc_n<cuda::bf16>(size_t(std::max<int64_t>(1, n)));
+    cuda::cast_f32_to_bf16(ctx_, x, b.as<cuda::bf16>(), size_t(n));
+    return b;
+  }
+  // Row-major C[M,N] (fp32) = alpha op(A) op(B) + beta C with bf16 operands
+  // and fp32 accumulation (K > 0).
+  void gemm16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const cuda::bf16* A, int64_t lda,
+              const cuda::bf16* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    throw_cublas(cublasGemmEx(blas_, opb, opa, int(N), int(M), int(K), &alpha, B, CUDA_R_16BF, int(ldb), A,
+                              CUDA_R_16BF, int(lda), &beta, C, CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F,
+                              CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmEx (bf16 operands)");
   }
   // Row-major C[M,N] = alpha op(A) op(B) + beta C through column-major cuBLAS
   // (C^T = op(B)^T op(A)^T).
@@ -504,13 +630,11 @@ class CudaBackend final : public Backend {
     for (int64_t e = 0; e < experts; ++e)
       if (offsets[e + 1] < offsets[e]) throw_runtime("{}: offsets are not ascending at expert {}", op, e);
   }
-  // Index validation needs the indices on the host: one small copy.
-  void check_indices(const Tensor& index, int64_t rows, const char* op) {
-    need(index.type() == ElemType::i32, op, "index must be i32");
-    std::vector<int32_t> h(index.numel());
-    get(index, h.data());
-    for (size_t s = 0; s < h.size(); ++s)
-      if (h[s] < 0 || h[s] >= rows) throw_runtime("{}: index[{}] = {} is outside [0, {})", op, s, h[s], rows);
+  // Checked on the device; a bad index is reported at the next synchronisation.
+  void check_indices(const Tensor& index, int64_t rows, FaultCode code) {
+    need(index.type() == ElemType::i32, code == kFaultGather ? "gather_rows" : "scatter_add_rows",
+         "index must be i32");
+    cuda::bk::check_index_range(ctx_, index.as<int32_t>(), index.numel(), rows, code, fault());
   }
   void ce_check(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets, const Tensor& w,
                 const char* op);
@@ -519,6 +643,10 @@ class CudaBackend final : public Backend {
   CudaPrecision precision_;
   cuda::OpProfiler prof_;
   cublasHandle_t blas_ = nullptr;
+  bool fast16bf_gemm_ = false;  // MDS_CUDA_GEMM=fast16bf: cuBLAS rounds fp32 operands itself
+  bool poison_ = false;         // MDS_CUDA_POISON=1: alloc_uninit fills with 0xFF
+  cuda::DeviceBuffer fault_dev_;
+  int64_t* fault_host_ = nullptr;  // pinned
 };
 
 
@@ -619,33 +747,33 @@ void CudaBackend::attention_backward(const AttentionShape& s, const AttentionPat
 MoeDispatch CudaBackend::moe_dispatch(const Tensor& idx, const Tensor& valid, int experts, int64_t capacity) {
   MDS_OP("moe_dispatch");
   need(idx.type() == ElemType::i32, "moe_dispatch", "idx must be i32");
-  std::vector<int32_t> hidx(idx.numel());
-  get(idx, hidx.data());
-  std::vector<uint8_t> hvalid;
-  Tensor hv;
-  if (valid.defined()) {
-    hvalid.resize(valid.numel());
-    get(valid, hvalid.data());
-    hv = Tensor(nullptr, hvalid.data(), valid.shape(), ElemType::u8);
-  }
-  const Tensor hi(nullptr, hidx.data(), idx.shape(), ElemType::i32);
-  // Host tensors for the CPU routine, uploaded afterwards.
-  auto host_alloc = [](std::vector<int64_t> shape, ElemType t) {
-    int64_t n = 1;
-    for (int64_t v : shape) n *= v;
-    std::shared_ptr<void> owner(new char[std::max<int64_t>(1, n) * int64_t(elem_bytes(t))](),
-                                [](void* q) { delete[] static_cast<char*>(q); });
-    void* data = owner.get();
-    return Tensor(std::move(owner), data, std::move(shape), t);
-  };
-  MoeDispatch d = cpu::moe_dispatch(hi, hv, experts, capacity, host_alloc);
-  Tensor st = alloc({d.slots}, ElemType::i32), sc = alloc({d.slots}, ElemType::i32);
-  if (d.slots > 0) {
-    put(st, d.slot_token.as<int32_t>());
-    put(sc, d.slot_choice.as<int32_t>());
-  }
-  d.slot_token = st;
-  d.slot_choice = sc;
+  const int64_t N = idx.rows(), k = idx.cols(), E = experts;
+  if (valid.defined()) need_numel(valid, N, "moe_dispatch", "valid");
+  // Slot arrays are allocated for every pick; the tensors handed out view the
+  // first `slots` entries of them.
+  Tensor st = alloc_uninit({std::max<int64_t>(1, N * k)}, ElemType::i32);
+  Tensor sc = alloc_uninit({std::max<int64_t>(1, N * k)}, ElemType::i32);
+  auto scratch = ctx_.alloc_n<int32_t>(size_t(2) * 1024 * size_t(std::max<int64_t>(1, E)));
+  auto info = ctx_.alloc_n<int64_t>(size_t(3 * E + 3));
+  cuda::bk::moe_dispatch_slots(ctx_, idx.as<int32_t>(), valid.defined() ? valid.as<uint8_t>() : nullptr, N, int(k),
+                               int(E), capacity, st.as<int32_t>(), sc.as<int32_t>(), scratch.as<int32_t>(),
+                               info.as<int64_t>(), fault());
+  std::vector<int64_t> h(size_t(3 * E + 3));
+  ctx_.download(h.data(), info.data(), h.size() * sizeof(int64_t));
+  synchronize();  // the one host round trip of a MoE layer: the offsets size the expert products
+  MoeDispatch d;
+  d.experts = experts;
+  d.top_k = int(k);
+  d.offsets.assign(h.begin(), h.begin() + E + 1);
+  d.slots = d.offsets[E];
+  d.assigned.assign(h.begin() + E + 1, h.begin() + 2 * E + 1);
+  d.dropped = h[3 * E + 1];
+  d.routed_tokens = h[3 * E + 2];
+  d.top1_fraction.assign(E, 0.0);
+  for (int64_t e = 0; e < E; ++e)
+    d.top1_fraction[e] = d.routed_tokens ? double(h[2 * E + 1 + e]) / double(d.routed_tokens) : 0.0;
+  d.slot_token = st.reshaped({N * k}).prefix(d.slots);
+  d.slot_choice = sc.reshaped({N * k}).prefix(d.slots);
   return d;
 }
 
@@ -654,30 +782,22 @@ Backend::RouterAux CudaBackend::router_aux_forward(const Tensor& logits, const T
   MDS_OP("router_aux_forward");
   const int64_t E = logits.cols(), N = logits.rows();
   need_numel(probs, N * E, "router_aux_forward", "probs");
+  if (valid.defined()) need_numel(valid, N, "router_aux_forward", "valid");
   if (static_cast<int64_t>(d.top1_fraction.size()) != E)
     throw_runtime("router_aux_forward: dispatch has {} experts, logits {}", d.top1_fraction.size(), E);
-  std::vector<float> hp(N * E);
-  std::vector<double> hl(N);
-  std::vector<uint8_t> hv;
-  auto lse = ctx_.alloc_n<double>(std::max<int64_t>(1, N));
-  cuda::bk::row_lse(ctx_, F(logits), N, E, lse.as<double>());
-  ctx_.download(hl.data(), lse.data(), size_t(N) * sizeof(double));
-  get(probs, hp.data());
-  if (valid.defined()) hv.resize(N), get(valid, hv.data());
-  std::vector<double> P(E, 0.0);
-  double z = 0;
-  int64_t count = 0;
-  for (int64_t n = 0; n < N; ++n) {
-    if (!hv.empty() && !hv[n]) continue;
-    ++count;
-    for (int64_t e = 0; e < E; ++e) P[e] += hp[n * E + e];
-    z += hl[n] * hl[n];
-  }
+  auto sums = ctx_.alloc_n<double>(size_t(E + 1));
+  cuda::bk::router_sums(ctx_, F(logits), F(probs), valid.defined() ? valid.as<uint8_t>() : nullptr, N, int(E),
+                        sums.as<double>());
+  std::vector<double> h(size_t(E + 1));
+  ctx_.download(h.data(), sums.data(), h.size() * sizeof(double));
+  synchronize();
+  // The dispatch counted the valid rows.
+  const int64_t count = d.routed_tokens;
   RouterAux r;
   if (count == 0) return r;
-  for (int64_t e = 0; e < E; ++e) r.balance += d.top1_fraction[e] * P[e] / double(count);
+  for (int64_t e = 0; e < E; ++e) r.balance += d.top1_fraction[e] * h[e] / double(count);
   r.balance *= double(E);
-  r.z = z / double(count);
+  r.z = h[E] / double(count);
   return r;
 }
 
@@ -686,22 +806,20 @@ void CudaBackend::router_aux_backward(const Tensor& logits, const Tensor& probs,
                                       Tensor& dprobs) {
   MDS_OP("router_aux_backward");
   const int64_t E = logits.cols(), N = logits.rows();
-  int64_t count = N;
-  if (valid.defined()) {
-    std::vector<uint8_t> hv(N);
-    get(valid, hv.data());
-    count = 0;
-    for (uint8_t v : hv) count += v != 0;
-  }
+  if (valid.defined()) need_numel(valid, N, "router_aux_backward", "valid");
+  // The dispatch counted the valid rows (the same rows the CPU counts here).
+  const int64_t count = d.routed_tokens;
   if (count == 0) return;
   if (dlogits.defined()) need_numel(dlogits, N * E, "router_aux_backward", "dlogits");
   if (dprobs.defined()) need_numel(dprobs, N * E, "router_aux_backward", "dprobs");
+  if (static_cast<int64_t>(d.top1_fraction.size()) != E)
+    throw_runtime("router_aux_backward: dispatch has {} experts, logits {}", d.top1_fraction.size(), E);
   Tensor frac;
   const bool use_balance = dprobs.defined() && balance_weight != 0;
   if (use_balance) {
     std::vector<float> f(E);
     for (int64_t e = 0; e < E; ++e) f[e] = float(balance_weight * E * d.top1_fraction[e] / count);
-    frac = alloc({E}, ElemType::real);
+    frac = alloc_uninit({E}, ElemType::real);
     put(frac, f.data());
   }
   cuda::bk::router_aux_backward(ctx_, F(logits), F(probs), valid.defined() ? valid.as<uint8_t>() : nullptr, N, int(E),
@@ -722,13 +840,9 @@ void CudaBackend::ce_check(const Tensor& x, const Tensor& E, const Tensor& bias,
   need_numel(targets, N, op, "targets");
   need_numel(w, N, op, "row_weight");
   if (bias.defined()) need_numel(bias, V, op, "bias");
-  std::vector<int32_t> t(N);
-  std::vector<float> hw(N);
-  get(targets, t.data());
-  get(w, hw.data());
-  for (int64_t r = 0; r < N; ++r)
-    if (hw[r] != 0.f && (t[r] < 0 || t[r] >= V))
-      throw_runtime("{}: target[{}] = {} outside the vocabulary [0, {})", op, r, t[r], V);
+  // On the device; a bad target is reported at the next synchronisation.
+  cuda::bk::check_targets(ctx_, targets.as<int32_t>(), F(w), N, V,
+                          std::string(op) == "tied_ce_forward" ? kFaultCeForward : kFaultCeBackward, fault());
 }
 
 void CudaBackend::tied_ce_forward(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets,
@@ -738,9 +852,16 @@ void CudaBackend::tied_ce_forward(const Tensor& x, const Tensor& E, const Tensor
   const int64_t N = x.rows(), d = x.cols(), V = E.rows();
   need_numel(nll, N, "tied_ce_forward", "nll");
   auto logits = ctx_.alloc_n<float>(std::max<int64_t>(1, std::min(N, kCeBlock) * V));
+  const bool b16 = bf16_operands() && d > 0;
+  cuda::DeviceBuffer x16, E16;
+  if (b16) x16 = bf16_copy(F(x), N * d), E16 = bf16_copy(F(E), V * d);
   for (int64_t r0 = 0; r0 < N; r0 += kCeBlock) {
     const int64_t R = std::min(kCeBlock, N - r0);
-    sgemm(false, true, R, V, d, 1.f, F(x) + r0 * d, d, F(E), d, 0.f, logits.as<float>(), V);
+    if (b16)
+      gemm16(false, true, R, V, d, 1.f, x16.as<cuda::bf16>() + r0 * d, d, E16.as<cuda::bf16>(), d, 0.f,
+             logits.as<float>(), V);
+    else
+      sgemm(false, true, R, V, d, 1.f, F(x) + r0 * d, d, F(E), d, 0.f, logits.as<float>(), V);
     cuda::bk::ce_rows_forward(ctx_, logits.as<float>(), F(bias), targets.as<int32_t>() + r0, F(row_weight) + r0, R, V,
                               F(nll) + r0);
   }
@@ -755,9 +876,26 @@ void CudaBackend::tied_ce_backward(const Tensor& x, const Tensor& E, const Tenso
   if (dE.defined()) need_numel(dE, V * d, "tied_ce_backward", "dE");
   if (dbias.defined()) need_numel(dbias, V, "tied_ce_backward", "dbias");
   auto G = ctx_.alloc_n<float>(std::max<int64_t>(1, std::min(N, kCeBlock) * V));
+  const bool b16 = bf16_operands() && d > 0;
+  cuda::DeviceBuffer x16, E16, G16;
+  if (b16) {
+    x16 = bf16_copy(F(x), N * d), E16 = bf16_copy(F(E), V * d);
+    G16 = ctx_.alloc_n<cuda::bf16>(std::max<int64_t>(1, std::min(N, kCeBlock) * V));
+  }
   for (int64_t r0 = 0; r0 < N; r0 += kCeBlock) {
     const int64_t R = std::min(kCeBlock, N - r0);
     float* g = G.as<float>();
+    if (b16) {
+      const cuda::bf16* xr = x16.as<cuda::bf16>() + r0 * d;
+      cuda::bf16* g16 = G16.as<cuda::bf16>();
+      gemm16(false, true, R, V, d, 1.f, xr, d, E16.as<cuda::bf16>(), d, 0.f, g, V);
+      cuda::bk::ce_rows_grad(ctx_, g, F(bias), targets.as<int32_t>() + r0, F(row_weight) + r0, R, V);
+      cuda::cast_f32_to_bf16(ctx_, g, g16, size_t(R * V));
+      if (dx.defined()) gemm16(false, false, R, d, V, 1.f, g16, V, E16.as<cuda::bf16>(), d, 1.f, F(dx) + r0 * d, d);
+      if (dE.defined()) gemm16(true, false, V, d, R, 1.f, g16, V, xr, d, 1.f, F(dE), d);
+      if (dbias.defined()) cuda::bk::add_column_sums(ctx_, g, R, V, F(dbias));
+      continue;
+    }
     sgemm(false, true, R, V, d, 1.f, F(x) + r0 * d, d, F(E), d, 0.f, g, V);
     cuda::bk::ce_rows_grad(ctx_, g, F(bias), targets.as<int32_t>() + r0, F(row_weight) + r0, R, V);
     if (dx.defined()) sgemm(false, false, R, d, V, 1.f, g, V, F(E), d, 1.f, F(dx) + r0 * d, d);
@@ -804,8 +942,16 @@ bool cuda_device_available() { return cuda::device_available(nullptr); }
 std::unique_ptr<Backend> make_cuda_backend(int device, CudaPrecision precision) {
   std::string why;
   if (!cuda::device_available(&why)) throw_runtime("no CUDA device found ({})", why);
-  const char* profile = std::getenv("MDS_CUDA_PROFILE");
-  return std::make_unique<CudaBackend>(device, precision, profile && *profile && std::string(profile) != "0");
+  auto env_on = [](const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v && std::string(v) != "0";
+  };
+  const char* gemm = std::getenv("MDS_CUDA_GEMM");
+  const bool fast16bf = gemm && std::string(gemm) == "fast16bf";
+  if (gemm && *gemm && !fast16bf && std::string(gemm) != "bf16")
+    throw_usage("MDS_CUDA_GEMM={}: expected bf16 (the default) or fast16bf", gemm);
+  return std::make_unique<CudaBackend>(device, precision, env_on("MDS_CUDA_PROFILE"), fast16bf,
+                                       env_on("MDS_CUDA_POISON"));
 }
 
 }  // namespace mds

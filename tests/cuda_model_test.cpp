@@ -11,6 +11,9 @@
 #include <cstring>
 #include <functional>
 #include <random>
+#include <cstdlib>
+
+#include <fmt/format.h>
 
 #include "backend/factory.h"
 #include "backend/rng.h"
@@ -281,6 +284,16 @@ TEST_F(OpTest, MixtureOfExperts) {
     MoeDispatch dc = cpu_->moe_dispatch(idx.c, valid.c, E, cap), dg = gpu_->moe_dispatch(idx.g, valid.g, E, cap);
     ASSERT_EQ(dc.offsets, dg.offsets);
     EXPECT_EQ(dc.dropped, dg.dropped);
+    EXPECT_EQ(dc.assigned, dg.assigned);
+    EXPECT_EQ(dc.top1_fraction, dg.top1_fraction);
+    EXPECT_EQ(dc.routed_tokens, dg.routed_tokens);
+    std::vector<int32_t> stc(dc.slots), stg(dc.slots), scc(dc.slots), scg(dc.slots);
+    cpu_->download(dc.slot_token, stc.data());
+    gpu_->download(dg.slot_token, stg.data());
+    cpu_->download(dc.slot_choice, scc.data());
+    gpu_->download(dg.slot_choice, scg.data());
+    EXPECT_EQ(stc, stg);
+    EXPECT_EQ(scc, scg);
     auto yp = rnd({dc.slots, C}), out = zeros({N, C});
     cpu_->moe_combine_forward(yp.c, gates.c, dc, out.c);
     gpu_->moe_combine_forward(yp.g, gates.g, dg, out.g);
@@ -302,6 +315,100 @@ TEST_F(OpTest, MixtureOfExperts) {
     gpu_->router_aux_backward(logits.g, probs.g, valid.g, dg, 0.01, 0.001, dlog.g, dprobs.g);
     expect_close(dlog, 1e-6, "router_aux dlogits");
     expect_close(dprobs, 1e-5, "router_aux dprobs");
+  }
+}
+
+// The device dispatch against the CPU routine at sizes where each of the
+// 1,024 threads owns many picks, with padding, capacities that drop picks and
+// dropless routing, k = 1 and 2: the same slots in the same order.
+TEST_F(OpTest, DeviceDispatchMatchesCpuExactly) {
+  struct Case {
+    int N, E, k;
+  };
+  for (const Case c : {Case{5000, 8, 2}, Case{3001, 3, 1}, Case{700, 16, 2}, Case{1, 4, 2}}) {
+    Pair idx = zeros({c.N, c.k}, ElemType::i32);
+    std::vector<int32_t> h(int64_t(c.N) * c.k);
+    std::uniform_int_distribution<int> ue(0, c.E - 1);
+    for (int n = 0; n < c.N; ++n) {
+      // Distinct experts per token, skewed towards low ones so capacities bind.
+      for (int j = 0; j < c.k; ++j) {
+        int e;
+        do e = std::min(ue(gen_), ue(gen_)); while (j == 1 && e == h[n * c.k]);
+        h[int64_t(n) * c.k + j] = e;
+      }
+    }
+    cpu_->upload(idx.c, h.data());
+    gpu_->upload(idx.g, h.data());
+    Pair valid = zeros({c.N}, ElemType::u8);
+    std::vector<uint8_t> hv(c.N);
+    for (int n = 0; n < c.N; ++n) hv[n] = (n % 7 != 3) ? 1 : 0;
+    cpu_->upload(valid.c, hv.data());
+    gpu_->upload(valid.g, hv.data());
+    const int64_t even = int64_t(c.k) * c.N / c.E;
+    for (int64_t cap : {int64_t(-1), int64_t(0), even / 2, even, 4 * even + 1}) {
+      for (bool use_valid : {true, false}) {
+        const Tensor vc = use_valid ? valid.c : Tensor(), vg = use_valid ? valid.g : Tensor();
+        MoeDispatch dc = cpu_->moe_dispatch(idx.c, vc, c.E, cap), dg = gpu_->moe_dispatch(idx.g, vg, c.E, cap);
+        const std::string what = fmt::format("N={} E={} k={} capacity={} valid={}", c.N, c.E, c.k, cap, use_valid);
+        ASSERT_EQ(dc.offsets, dg.offsets) << what;
+        EXPECT_EQ(dc.slots, dg.slots) << what;
+        EXPECT_EQ(dc.dropped, dg.dropped) << what;
+        EXPECT_EQ(dc.assigned, dg.assigned) << what;
+        EXPECT_EQ(dc.top1_fraction, dg.top1_fraction) << what;
+        EXPECT_EQ(dc.routed_tokens, dg.routed_tokens) << what;
+        if (dc.slots == 0) continue;
+        std::vector<int32_t> a(dc.slots), b(dc.slots);
+        cpu_->download(dc.slot_token, a.data());
+        gpu_->download(dg.slot_token, b.data());
+        EXPECT_EQ(a, b) << what;
+        cpu_->download(dc.slot_choice, a.data());
+        gpu_->download(dg.slot_choice, b.data());
+        EXPECT_EQ(a, b) << what;
+      }
+    }
+  }
+}
+
+// Index and target checks run on the device: the error names the operation,
+// position and value at the next synchronisation, and the backend stays usable.
+TEST_F(OpTest, DeviceChecksReportAtTheNextSynchronisation) {
+  auto x = rnd({6, 4});
+  Pair index = zeros({3}, ElemType::i32);
+  const std::vector<int32_t> bad = {0, 9, 2};
+  gpu_->upload(index.g, bad.data());
+  Tensor out = gpu_->alloc({3, 4});
+  gpu_->gather_rows(x.g, index.g, out);
+  try {
+    gpu_->synchronize();
+    ADD_FAILURE() << "no error for index 9 of 6 rows";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gather_rows: index[1] = 9 is outside [0, 6)"), std::string::npos) << e.what();
+  }
+  const std::vector<int32_t> good = {0, 5, 2};
+  gpu_->upload(index.g, good.data());
+  gpu_->gather_rows(x.g, index.g, out);
+  EXPECT_NO_THROW(gpu_->synchronize());
+  std::vector<float> h(12);
+  EXPECT_NO_THROW(gpu_->download(out, h.data()));
+
+  Pair ids = zeros({4, 2}, ElemType::i32);
+  const std::vector<int32_t> picks = {0, 1, 2, 7, 1, 0, 3, 2};
+  gpu_->upload(ids.g, picks.data());
+  EXPECT_THROW(gpu_->moe_dispatch(ids.g, Tensor(), 4, -1), Error);
+
+  auto emb = rnd({10, 4}), hx = rnd({3, 4});
+  Pair tgt = zeros({3}, ElemType::i32), w = zeros({3}), nll = zeros({3});
+  const std::vector<int32_t> tv = {1, 12, -1};
+  const std::vector<float> wv = {1.f, 1.f, 0.f};  // row 2 has no weight: its target is not checked
+  gpu_->upload(tgt.g, tv.data());
+  gpu_->upload(w.g, wv.data());
+  try {
+    gpu_->tied_ce_forward(hx.g, emb.g, Tensor(), tgt.g, w.g, nll.g);
+    gpu_->synchronize();
+    ADD_FAILURE() << "no error for target 12 of 10";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("target[1] = 12 outside the vocabulary [0, 10)"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -461,6 +568,9 @@ class CudaModel : public ::testing::TestWithParam<ModelCase> {};
 
 TEST_P(CudaModel, LossAndGradientsMatchCpu) {
   REQUIRE_GPU();
+  // Tensors the model allocates without a fill start as NaN: a read before
+  // the first write would show in the loss and the gradients.
+  setenv("MDS_CUDA_POISON", "1", 1);
   const ModelCase mcase = GetParam();
   const ModelConfig c = gpu_config(mcase.hidden_dim);
   auto mc = make_model(c, make_backend("cpu", 2), 11);
@@ -496,6 +606,7 @@ TEST_P(CudaModel, LossAndGradientsMatchCpu) {
 
 TEST_P(CudaModel, FiftyStepsTrackCpuLoss) {
   REQUIRE_GPU();
+  setenv("MDS_CUDA_POISON", "1", 1);
   const ModelCase mcase = GetParam();
   const ModelConfig c = gpu_config(mcase.hidden_dim);
   auto mc = make_model(c, make_backend("cpu", 2), 21);

@@ -5,7 +5,8 @@
 // Conventions:
 // - Tensors are row-major; "rows x cols" means the tensor's [rows(), cols()]
 //   view (the trailing dimension is cols).
-// - Forward operations OVERWRITE their outputs (allocated by the caller).
+// - Forward operations OVERWRITE their outputs (allocated by the caller, with
+//   alloc_uninit where nothing else writes them first).
 // - Backward operations ACCUMULATE (+=) into every gradient output, activation
 //   gradients included, so residual branches and accumulation need no copies.
 //   An undefined Tensor as a gradient output means "not needed".
@@ -79,6 +80,13 @@ class Backend {
 
   // ---- memory ---------------------------------------------------------------
   virtual Tensor alloc(std::vector<int64_t> shape, ElemType type = ElemType::real) = 0;  // zero-filled
+  // Contents unspecified: for a tensor whose next use is as the output of an
+  // operation that overwrites all of it (every forward operation), so the
+  // backend may skip the zero fill. The CPU backend fills it with a poison
+  // pattern (NaN for real tensors) so a read before the first write shows up.
+  virtual Tensor alloc_uninit(std::vector<int64_t> shape, ElemType type = ElemType::real) {
+    return alloc(std::move(shape), type);
+  }
   virtual void upload(Tensor& dst, const float* src) = 0;   // real tensor from host f32
   virtual void upload(Tensor& dst, const double* src) = 0;  // real tensor from host f64
   virtual void upload(Tensor& dst, const int32_t* src) = 0;

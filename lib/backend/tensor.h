@@ -46,6 +46,12 @@ class Tensor {
     if (t.numel_ != numel_) throw std::invalid_argument("Tensor::reshaped: element count changes");
     return t;
   }
+  // The first n elements as a 1-D tensor on the same storage (a backend that
+  // allocates for an upper bound hands out the used part).
+  Tensor prefix(int64_t n) const {
+    if (n < 0 || n > numel_) throw std::invalid_argument("Tensor::prefix: length outside the tensor");
+    return Tensor(owner_, data_, {n}, type_);
+  }
 
  private:
   std::shared_ptr<void> owner_;

@@ -43,6 +43,15 @@ class CpuBackend final : public Backend {
     std::memset(p, 0, bytes);
     return Tensor(std::shared_ptr<void>(p, std::free), p, std::move(shape), type);
   }
+  // Poisoned rather than left as it comes: all-ones bytes are NaN in f32 and
+  // f64, and 0xA5 bytes make integers large negative values, so an operation
+  // that reads such a tensor before writing it fails the tests.
+  Tensor alloc_uninit(std::vector<int64_t> shape, ElemType type) override {
+    Tensor t = alloc(std::move(shape), type);
+    std::memset(t.data(), type == ElemType::real ? 0xFF : 0xA5,
+                size_t(t.numel()) * elem_size(type, sizeof(T)));
+    return t;
+  }
 
   void upload(Tensor& dst, const float* src) override { convert_in(dst, src); }
   void upload(Tensor& dst, const double* src) override { convert_in(dst, src); }

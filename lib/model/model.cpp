@@ -126,7 +126,7 @@ LossTerms DiffusionModel::run(const Batch& batch, const std::vector<int32_t>& ti
     return t;
   };
   Tensor t_ones = row_tensor(ones), t_ae0 = row_tensor(ae0), t_ax = row_tensor(ax), t_am = row_tensor(am),
-         t_ae = row_tensor(ae), t_ctgt = row_tensor(ctgt), t_region = row_tensor(region), none;
+         t_ae = row_tensor(ae), t_ctgt = row_tensor(ctgt), none;
 
   // x0 = Emb(w) + sqrt(1 - abar_0) eps0; x_t = ax x0 + am m + ae eps.
   Tensor e = be_->alloc({N, d}), eps0 = be_->alloc({N, d}), eps = be_->alloc({N, d});
@@ -142,13 +142,35 @@ LossTerms DiffusionModel::run(const Batch& batch, const std::vector<int32_t>& ti
   std::vector<MoeLayerStats> stats;
   Tensor f = net_.forward(params_, false, prep.in, x_t, backward ? &cache : nullptr, &stats);
 
-  Tensor msq = be_->alloc({N}), nll = be_->alloc({N}), x0sq = be_->alloc({N});
+  // The rounding loss runs over the loss-region rows only (the target rows,
+  // unless loss_region is "sequence"), gathered into a compact block: the
+  // vocabulary products, the largest of the step after the layers, skip the
+  // source and padding rows, whose loss weight is zero anyway.
+  std::vector<int32_t> region_rows, region_tokens;
+  for (int64_t r = 0; r < N; ++r)
+    if (region[r] != 0) region_rows.push_back(int32_t(r)), region_tokens.push_back(batch.tokens[r]);
+  const int64_t R = int64_t(region_rows.size());
+  Tensor t_rows, x0_region, tokens_region, nll_region;
+  std::vector<double> h_nll_region(R);
+  if (R > 0) {
+    t_rows = be_->alloc_uninit({R}, ElemType::i32);
+    be_->upload(t_rows, region_rows.data());
+    tokens_region = be_->alloc_uninit({R}, ElemType::i32);
+    be_->upload(tokens_region, region_tokens.data());
+    x0_region = be_->alloc_uninit({R, d});
+    be_->gather_rows(x0, t_rows, x0_region);
+    nll_region = be_->alloc_uninit({R});
+    Tensor w_region = be_->alloc_uninit({R});
+    be_->fill(w_region, 1.0);
+    be_->tied_ce_forward(x0_region, E, bias, tokens_region, w_region, nll_region);
+  }
+  Tensor msq = be_->alloc_uninit({N}), x0sq = be_->alloc_uninit({N});
   be_->row_sq_diff_forward(f, target, msq);
-  be_->tied_ce_forward(x0, E, bias, prep.tokens, t_region, nll);
   if (config_.prior_loss) be_->row_sq_diff_forward(x0, none, x0sq);
-  std::vector<double> h_msq(N), h_nll(N), h_x0sq(N, 0.0);
+  std::vector<double> h_msq(N), h_nll(N, 0.0), h_x0sq(N, 0.0);
   be_->download(msq, h_msq.data());
-  be_->download(nll, h_nll.data());
+  if (R > 0) be_->download(nll_region, h_nll_region.data());
+  for (int64_t i = 0; i < R; ++i) h_nll[region_rows[i]] = h_nll_region[i];
   if (config_.prior_loss) be_->download(x0sq, h_x0sq.data());
   const double abar_last = schedule_.alpha_bar(T - 1);
 
@@ -194,24 +216,32 @@ LossTerms DiffusionModel::run(const Batch& batch, const std::vector<int32_t>& ti
   if (!backward) return out;
 
   // ---- backward: seeds per row, then back through the network and the noising.
-  std::vector<double> d_msq(N, 0.0), d_nll(N, 0.0), d_prior(N, 0.0);
+  std::vector<double> d_msq(N, 0.0), d_nll(R, 0.0), d_prior(N, 0.0);
   for (int b = 0; b < B; ++b) {
     const double c = grad_scale * weights[b] / (B * double(std::max(count[b], 1)));
     for (int l = 0; l < L; ++l) {
       const size_t r = size_t(b) * L + l;
       if (region[r] == 0) continue;
       d_msq[r] = c;
-      d_nll[r] = c * config_.rounding_weight;
       d_prior[r] = c * abar_last;
     }
+  }
+  for (int64_t i = 0; i < R; ++i) {
+    const int b = int(region_rows[i] / L);
+    d_nll[i] = grad_scale * weights[b] / (B * double(std::max(count[b], 1))) * config_.rounding_weight;
   }
   Tensor df = be_->alloc({N, d}), dtarget = be_->alloc({N, d}), dx0 = be_->alloc({N, d}), de = be_->alloc({N, d});
   be_->row_sq_diff_backward(f, target, row_tensor(d_msq), df, dtarget);
   Tensor dxt = net_.backward(params_, prep.in, cache, df, grad_scale);
   be_->row_combine_backward(dxt, t_ax, t_am, none, dx0, params_.at(ids_.mean_embed).grad, none);
   if (config_.prior_loss) be_->row_sq_diff_backward(x0, none, row_tensor(d_prior), dx0, none);
-  be_->tied_ce_backward(x0, E, bias, prep.tokens, row_tensor(d_nll), dx0, params_.at(ids_.word_embedding).grad,
-                        params_.at(ids_.lm_bias).grad);
+  if (R > 0) {
+    Tensor w_region = be_->alloc_uninit({R}), dx0_region = be_->alloc({R, d});
+    be_->upload(w_region, d_nll.data());
+    be_->tied_ce_backward(x0_region, E, bias, tokens_region, w_region, dx0_region,
+                          params_.at(ids_.word_embedding).grad, params_.at(ids_.lm_bias).grad);
+    be_->scatter_add_rows(dx0_region, t_rows, dx0);
+  }
   be_->axpy(1.0, dx0, de);      // x0 = e + std0 eps0
   be_->axpy(1.0, dtarget, de);  // target = e + c eps0
   be_->scatter_add_rows(de, prep.tokens, params_.at(ids_.word_embedding).grad);

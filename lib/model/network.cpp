@@ -14,14 +14,14 @@ Tensor Network::forward(const ParamStore& p, bool ema, const StepInputs& in, con
   NetworkCache& k = cache ? *cache : local;
   k.x_t = x_t;
   k.time_pre = linear(p, ema, ids_.time1, in.time_input, c_.time_hidden_dim);
-  k.time_act = be_.alloc(k.time_pre.shape());
+  k.time_act = be_.alloc_uninit(k.time_pre.shape());
   be_.activation_forward(Activation::silu, k.time_pre, k.time_act);
   k.time_emb = linear(p, ema, ids_.time2, k.time_act, H);
   k.up_pre = linear(p, ema, ids_.up1, x_t, H);
-  k.up_act = be_.alloc({N, H});
+  k.up_act = be_.alloc_uninit({N, H});
   be_.activation_forward(Activation::tanh, k.up_pre, k.up_act);
   k.up = linear(p, ema, ids_.up2, k.up_act, H);
-  k.sum = be_.alloc({N, H});
+  k.sum = be_.alloc_uninit({N, H});
   be_.add_position_time_forward(k.up, p.weight(ids_.position, ema), k.time_emb, in.batch, in.seq_len, k.sum);
   k.ln_out = layer_norm(p, ema, ids_.ln_in, k.sum, k.ln_mean, k.ln_rstd);
   k.h0 = dropout(k.ln_out, in, 0, &k.drop_mask);
@@ -36,7 +36,7 @@ Tensor Network::forward(const ParamStore& p, bool ema, const StepInputs& in, con
   }
   k.down_in = h;
   k.down_pre = linear(p, ema, ids_.down1, h, H);
-  k.down_act = be_.alloc({N, H});
+  k.down_act = be_.alloc_uninit({N, H});
   be_.activation_forward(Activation::tanh, k.down_pre, k.down_act);
   return linear(p, ema, ids_.down2, k.down_act, c_.embed_dim);
 }

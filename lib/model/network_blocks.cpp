@@ -16,7 +16,7 @@ uint64_t ffn_site(int layer) { return 2 + 2 * uint64_t(layer); }
 }  // namespace
 
 Tensor Network::linear(const ParamStore& p, bool ema, const LinearIds& ids, const Tensor& x, int64_t out_dim) {
-  Tensor y = be_.alloc({x.rows(), out_dim});
+  Tensor y = be_.alloc_uninit({x.rows(), out_dim});
   Tensor none;
   be_.linear_forward(x, p.weight(ids.w, ema), ids.b >= 0 ? p.weight(ids.b, ema) : none, y);
   return y;
@@ -29,9 +29,9 @@ void Network::linear_grad(ParamStore& p, const LinearIds& ids, const Tensor& x, 
 
 Tensor Network::layer_norm(const ParamStore& p, bool ema, const NormIds& ids, const Tensor& x, Tensor& mean,
                            Tensor& rstd) {
-  Tensor y = be_.alloc(x.shape());
-  mean = be_.alloc({x.rows()});
-  rstd = be_.alloc({x.rows()});
+  Tensor y = be_.alloc_uninit(x.shape());
+  mean = be_.alloc_uninit({x.rows()});
+  rstd = be_.alloc_uninit({x.rows()});
   be_.layer_norm_forward(x, p.weight(ids.g, ema), p.weight(ids.b, ema), c_.layer_norm_eps, y, mean, rstd);
   return y;
 }
@@ -43,8 +43,8 @@ void Network::layer_norm_grad(ParamStore& p, const NormIds& ids, const Tensor& x
 
 Tensor Network::dropout(const Tensor& x, const StepInputs& in, uint64_t site, Tensor* mask) {
   if (!in.train || c_.dropout == 0) return x;
-  Tensor y = be_.alloc(x.shape());
-  *mask = be_.alloc(x.shape(), ElemType::u8);
+  Tensor y = be_.alloc_uninit(x.shape());
+  *mask = be_.alloc_uninit(x.shape(), ElemType::u8);
   be_.dropout_forward(x, c_.dropout, in.row_keys, rng::kSaltDropoutBase + site, y, *mask);
   return y;
 }
@@ -61,12 +61,12 @@ Tensor Network::attention_forward(const ParamStore& p, bool ema, const LayerIds&
   const int64_t N = x.rows(), H = c_.hidden_dim;
   a.x = x;
   a.qkv = linear(p, ema, l.qkv, x, 3 * H);
-  a.ctx = be_.alloc({N, H});
-  a.lse = be_.alloc({int64_t(in.batch) * c_.heads * in.seq_len});
+  a.ctx = be_.alloc_uninit({N, H});
+  a.lse = be_.alloc_uninit({int64_t(in.batch) * c_.heads * in.seq_len});
   be_.attention_forward(in.attention, in.pattern, a.qkv, a.ctx, a.lse);
   a.proj = linear(p, ema, l.out, a.ctx, H);
   Tensor dropped = dropout(a.proj, in, attn_site(layer), &a.drop_mask);
-  a.res = be_.alloc({N, H});
+  a.res = be_.alloc_uninit({N, H});
   be_.add(x, dropped, a.res);
   a.out = layer_norm(p, ema, l.ln_attn, a.res, a.mean, a.rstd);
   return a.out;
@@ -95,18 +95,18 @@ Tensor Network::ffn_forward(const ParamStore& p, bool ema, const LayerIds& l, co
   f.x = x;
   if (!l.moe) {
     f.pre = linear(p, ema, l.ff1, x, F);
-    f.act = be_.alloc({N, F});
+    f.act = be_.alloc_uninit({N, F});
     be_.activation_forward(Activation::gelu, f.pre, f.act);
     f.y = linear(p, ema, l.ff2, f.act, H);
   } else {
     const int E = c_.moe_experts, k = c_.moe_top_k;
-    f.logits = be_.alloc({N, E});
+    f.logits = be_.alloc_uninit({N, E});
     Tensor none;
     be_.linear_forward(x, p.weight(l.router, ema), none, f.logits);
-    f.probs = be_.alloc({N, E});
+    f.probs = be_.alloc_uninit({N, E});
     be_.softmax_forward(f.logits, f.probs);
-    f.idx = be_.alloc({N, k}, ElemType::i32);
-    f.gates = be_.alloc({N, k});
+    f.idx = be_.alloc_uninit({N, k}, ElemType::i32);
+    f.gates = be_.alloc_uninit({N, k});
     be_.topk_gates_forward(f.probs, k, c_.moe_renormalize, f.idx, f.gates);
     // Capacity per expert: ceil(k * tokens / E * cf) (cf = 1: a perfectly even split fits).
     const int64_t capacity =
@@ -115,15 +115,15 @@ Tensor Network::ffn_forward(const ParamStore& p, bool ema, const LayerIds& l, co
             : -1;
     f.dispatch = be_.moe_dispatch(f.idx, in.valid, E, capacity);
     const MoeDispatch& d = f.dispatch;
-    f.xp = be_.alloc({d.slots, H});
+    f.xp = be_.alloc_uninit({d.slots, H});
     be_.gather_rows(x, d.slot_token, f.xp);
-    f.pre = be_.alloc({d.slots, F});
+    f.pre = be_.alloc_uninit({d.slots, F});
     be_.grouped_linear_forward(f.xp, p.weight(l.ff1.w, ema), p.weight(l.ff1.b, ema), d.offsets, f.pre);
-    f.act = be_.alloc({d.slots, F});
+    f.act = be_.alloc_uninit({d.slots, F});
     be_.activation_forward(Activation::gelu, f.pre, f.act);
-    f.yp = be_.alloc({d.slots, H});
+    f.yp = be_.alloc_uninit({d.slots, H});
     be_.grouped_linear_forward(f.act, p.weight(l.ff2.w, ema), p.weight(l.ff2.b, ema), d.offsets, f.yp);
-    f.y = be_.alloc({N, H});
+    f.y = be_.alloc_uninit({N, H});
     be_.moe_combine_forward(f.yp, f.gates, d, f.y);
     if (stats) {
       MoeLayerStats s;
@@ -138,7 +138,7 @@ Tensor Network::ffn_forward(const ParamStore& p, bool ema, const LayerIds& l, co
     }
   }
   Tensor dropped = dropout(f.y, in, ffn_site(layer), &f.drop_mask);
-  f.res = be_.alloc({N, H});
+  f.res = be_.alloc_uninit({N, H});
   be_.add(x, dropped, f.res);
   f.out = layer_norm(p, ema, l.ln_ffn, f.res, f.mean, f.rstd);
   return f.out;
