@@ -44,7 +44,8 @@ class AttentionGlobals {
   AttentionGlobals(Context& ctx, int batch, int seq_len, const std::vector<Ranges>& ranges);
   AttentionGlobals(int batch, int seq_len, const uint8_t* mask, const int32_t* list, long long list_stride,
                    const int32_t* count)
-      : mask_(mask), list_(list), count_(count), list_stride_(list_stride), batch_(batch), seq_len_(seq_len) {}
+      : mask_(mask), list_(list), count_(count), list_stride_(list_stride), batch_(batch), seq_len_(seq_len),
+        max_count_(int(list_stride)) {}
 
   const uint8_t* mask() const { return mask_; }
   const int32_t* list() const { return list_; }
@@ -52,6 +53,9 @@ class AttentionGlobals {
   long long list_stride() const { return list_stride_; }
   int batch() const { return batch_; }
   int seq_len() const { return seq_len_; }
+  // An upper bound on count[b] (the list stride for a view): sizes the grid
+  // of the global-row kernels.
+  int max_count() const { return max_count_; }
 
  private:
   DeviceBuffer buf_;
@@ -60,6 +64,7 @@ class AttentionGlobals {
   const int32_t* count_ = nullptr;
   long long list_stride_ = 0;
   int batch_ = 0, seq_len_ = 0;
+  int max_count_ = 0;
 };
 
 // Tensors are token-major: element (b, i, head h, d) of q/k/v sits at

@@ -2,11 +2,12 @@
 // are fp32 ("real") in device memory: they are the master weights, and the
 // activations keep fp32 between operations. Two precisions of the products:
 // - "cuda" (default): the dense and expert GEMMs run on bf16 tensor cores
-//   with fp32 accumulation and fp32 outputs, as autocast training does: each
-//   product casts its operands to bf16 copies once (a memory-bound pass) and
-//   runs cuBLAS's bf16 kernels, which are ~2x faster than letting cuBLAS round
-//   fp32 operands on the fly (CUBLAS_COMPUTE_32F_FAST_16BF, kept behind
-//   MDS_CUDA_GEMM=fast16bf for comparison; docs/perf-notes.md);
+//   with fp32 accumulation and fp32 outputs, as autocast training does
+//   (cuBLAS CUBLAS_COMPUTE_32F_FAST_16BF rounds the fp32 operands on the
+//   fly). MDS_CUDA_GEMM=cast instead casts the operands to bf16 copies once
+//   per product and calls cuBLAS's bf16 kernels (products with a dimension
+//   below 16, such as the router, stay on the first path): measured at the
+//   same speed, with more memory (docs/perf-notes.md), so it is not the default;
 // - "cuda-f32": plain fp32 GEMMs, which track the CPU f32 backend closely.
 // Rounding to the vocabulary (a decision, not a gradient) stays fp32 in both.
 // Attention runs the flash-style bf16 kernel (kernels/attention.h) on bf16
@@ -75,8 +76,8 @@ void throw_cublas(cublasStatus_t st, const char* what) {
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, CudaPrecision precision, bool profile, bool fast16bf_gemm, bool poison)
-      : ctx_(device), precision_(precision), prof_(ctx_.stream(), profile), fast16bf_gemm_(fast16bf_gemm),
+  CudaBackend(int device, CudaPrecision precision, bool profile, bool cast_gemm, bool poison)
+      : ctx_(device), precision_(precision), prof_(ctx_.stream(), profile), cast_gemm_(cast_gemm),
         poison_(poison) {
     fault_dev_ = ctx_.alloc_n<int64_t>(kFaultWords);
     ctx_.fill_zero(fault_dev_.data(), fault_dev_.bytes());
@@ -248,7 +249,7 @@ class CudaBackend final : public Backend {
     const int64_t M = C.rows(), N = C.cols(), K = ta ? A.rows() : A.cols();
     need((ta ? A.cols() : A.rows()) == M && (tb ? B.rows() : B.cols()) == N && (tb ? B.cols() : B.rows()) == K,
          "gemm", "operand shapes do not match");
-    if (bf16_operands() && K > 0) {
+    if (cast_operands(M, N, K)) {
       auto A16 = bf16_copy(F(A), A.numel()), B16 = bf16_copy(F(B), B.numel());
       gemm16(ta, tb, M, N, K, float(alpha), A16.as<cuda::bf16>(), A.cols(), B16.as<cuda::bf16>(), B.cols(),
              float(beta), F(C), N);
@@ -261,7 +262,7 @@ class CudaBackend final : public Backend {
     MDS_OP_SHAPE("linear_forward", n, out, in);
     if (x.cols() != in) throw_runtime("linear_forward: x {} does not match W {}", shape_string(x.shape()), shape_string(W.shape()));
     need_numel(y, n * out, "linear_forward", "y");
-    if (bf16_operands() && in > 0) {
+    if (cast_operands(n, out, in)) {
       auto x16 = bf16_copy(F(x), n * in), W16 = bf16_copy(F(W), out * in);
       gemm16(false, true, n, out, in, 1.f, x16.as<cuda::bf16>(), in, W16.as<cuda::bf16>(), in, 0.f, F(y), out);
     } else {
@@ -276,7 +277,7 @@ class CudaBackend final : public Backend {
     const int64_t out = W.dim(0), in = W.numel() / out, n = x.numel() / in;
     MDS_OP_SHAPE("linear_backward", n, out, in);
     need_numel(dy, n * out, "linear_backward", "dy");
-    if (bf16_operands() && n > 0 && out > 0 && in > 0) {
+    if (cast_operands(n, in, out) && cast_operands(out, in, n)) {
       auto dy16 = bf16_copy(F(dy), n * out);
       if (dx.defined()) {
         auto W16 = bf16_copy(F(W), out * in);
@@ -299,7 +300,7 @@ class CudaBackend final : public Backend {
     const int64_t E = W.dim(0), out = W.dim(1), in = W.dim(2), S = x.numel() / std::max<int64_t>(in, 1);
     check_offsets(offsets, E, S, "grouped_linear_forward");
     need_numel(y, S * out, "grouped_linear_forward", "y");
-    const bool b16 = bf16_operands() && S > 0 && in > 0;
+    const bool b16 = cast_operands(S, out, in);
     cuda::DeviceBuffer x16, W16;
     if (b16) x16 = bf16_copy(F(x), S * in), W16 = bf16_copy(F(W), E * out * in);
     for (int64_t e = 0; e < E; ++e) {
@@ -320,7 +321,7 @@ class CudaBackend final : public Backend {
     const int64_t E = W.dim(0), out = W.dim(1), in = W.dim(2), S = x.numel() / std::max<int64_t>(in, 1);
     check_offsets(offsets, E, S, "grouped_linear_backward");
     need_numel(dy, S * out, "grouped_linear_backward", "dy");
-    const bool b16 = bf16_operands() && S > 0 && in > 0 && out > 0;
+    const bool b16 = cast_operands(S, in, out);
     cuda::DeviceBuffer dy16, W16, x16;
     if (b16) {
       dy16 = bf16_copy(F(dy), S * out);
@@ -580,7 +581,10 @@ class CudaBackend final : public Backend {
     }
   }
   int64_t* fault() const { return fault_dev_.as<int64_t>(); }
-  bool bf16_operands() const { return precision_ == CudaPrecision::bf16 && !fast16bf_gemm_; }
+  // Whether an M x N x K product takes the cast path (MDS_CUDA_GEMM=cast).
+  bool cast_operands(int64_t M, int64_t N, int64_t K) const {
+    return cast_gemm_ && precision_ == CudaPrecision::bf16 && M >= 16 && N >= 16 && K >= 16;
+  }
   // bf16 copy of n contiguous fp32 values, in pool scratch (stream-ordered reuse).
   cuda::DeviceBuffer bf16_copy(const float* x, int64_t n) {
     cuda::DeviceBuffer b = ctx_.alloc_n<cuda::bf16>(size_t(std::max<int64_t>(1, n)));
@@ -643,7 +647,7 @@ class CudaBackend final : public Backend {
   CudaPrecision precision_;
   cuda::OpProfiler prof_;
   cublasHandle_t blas_ = nullptr;
-  bool fast16bf_gemm_ = false;  // MDS_CUDA_GEMM=fast16bf: cuBLAS rounds fp32 operands itself
+  bool cast_gemm_ = false;  // MDS_CUDA_GEMM=cast: bf16 copies of the operands, then bf16 GEMMs
   bool poison_ = false;         // MDS_CUDA_POISON=1: alloc_uninit fills with 0xFF
   cuda::DeviceBuffer fault_dev_;
   int64_t* fault_host_ = nullptr;  // pinned
@@ -852,7 +856,7 @@ void CudaBackend::tied_ce_forward(const Tensor& x, const Tensor& E, const Tensor
   const int64_t N = x.rows(), d = x.cols(), V = E.rows();
   need_numel(nll, N, "tied_ce_forward", "nll");
   auto logits = ctx_.alloc_n<float>(std::max<int64_t>(1, std::min(N, kCeBlock) * V));
-  const bool b16 = bf16_operands() && d > 0;
+  const bool b16 = cast_operands(std::min(N, kCeBlock), V, d);
   cuda::DeviceBuffer x16, E16;
   if (b16) x16 = bf16_copy(F(x), N * d), E16 = bf16_copy(F(E), V * d);
   for (int64_t r0 = 0; r0 < N; r0 += kCeBlock) {
@@ -876,7 +880,7 @@ void CudaBackend::tied_ce_backward(const Tensor& x, const Tensor& E, const Tenso
   if (dE.defined()) need_numel(dE, V * d, "tied_ce_backward", "dE");
   if (dbias.defined()) need_numel(dbias, V, "tied_ce_backward", "dbias");
   auto G = ctx_.alloc_n<float>(std::max<int64_t>(1, std::min(N, kCeBlock) * V));
-  const bool b16 = bf16_operands() && d > 0;
+  const bool b16 = cast_operands(std::min(N, kCeBlock), V, d);
   cuda::DeviceBuffer x16, E16, G16;
   if (b16) {
     x16 = bf16_copy(F(x), N * d), E16 = bf16_copy(F(E), V * d);
@@ -947,10 +951,10 @@ std::unique_ptr<Backend> make_cuda_backend(int device, CudaPrecision precision) 
     return v && *v && std::string(v) != "0";
   };
   const char* gemm = std::getenv("MDS_CUDA_GEMM");
-  const bool fast16bf = gemm && std::string(gemm) == "fast16bf";
-  if (gemm && *gemm && !fast16bf && std::string(gemm) != "bf16")
-    throw_usage("MDS_CUDA_GEMM={}: expected bf16 (the default) or fast16bf", gemm);
-  return std::make_unique<CudaBackend>(device, precision, env_on("MDS_CUDA_PROFILE"), fast16bf,
+  const bool cast = gemm && std::string(gemm) == "cast";
+  if (gemm && *gemm && !cast && std::string(gemm) != "fast16bf")
+    throw_usage("MDS_CUDA_GEMM={}: expected fast16bf (the default) or cast", gemm);
+  return std::make_unique<CudaBackend>(device, precision, env_on("MDS_CUDA_PROFILE"), cast,
                                        env_on("MDS_CUDA_POISON"));
 }
 

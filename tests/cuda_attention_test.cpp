@@ -318,6 +318,29 @@ TEST_F(CudaAttention, LongSequenceManyTiles) {
   run(c, 7);
 }
 
+// A window wider than two tiles: most band tiles lie wholly inside it and skip
+// the per-element mask; a single global token; one padded example.
+TEST_F(CudaAttention, WideWindowFullTilesSingleGlobal) {
+  RefConfig c{2, 640, 2, 64, 200, {1, 2}, {640, 517}, {{{0, 1}}, {{3, 4}}}};
+  run(c, 8);
+}
+
+// Head width 128, a length that is not a multiple of the 64-row tile, a wide window.
+TEST_F(CudaAttention, HeadDim128WideWindowUnalignedLength) {
+  RefConfig c{1, 333, 1, 128, 130, {1}, {333}, {{{5, 6}}}};
+  run(c, 9, /*view_globals=*/false, /*twice=*/true);
+}
+
+// Global rows as their own problem: more than one 64-row tile of global
+// positions (a 70-token range), a sequence longer than one 1,024-position
+// chunk (partials merged over three chunks), globals past an example's
+// length, padding, dilation, and gradients added twice.
+TEST_F(CudaAttention, GlobalRowsInSeveralTilesAndChunks) {
+  RefConfig c{2, 2500, 2, 64, 40, {1, 3}, {2500, 1800},
+              {{{0, 1}, {1000, 1070}, {2400, 2401}}, {{5, 6}, {1790, 1820}}}};
+  run(c, 10, /*view_globals=*/false, /*twice=*/true);
+}
+
 TEST_F(CudaAttention, LengthsFromValidMask) {
   const int B = 3, L = 100;
   std::vector<uint8_t> valid(B * L, 0);

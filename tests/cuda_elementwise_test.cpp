@@ -98,6 +98,12 @@ TEST_F(CudaElementwise, CastsAddAxpyScaleFill) {
   scale(ctx(), dY.as<float>(), -2.f, n);
   fill(ctx(), dF.as<float>(), 3.25f, n);
   fill(ctx(), dFb.as<bf16>(), -1.5f, n);
+  // n = 4099 takes the scalar cast; a multiple of 4 on aligned buffers the vectorised one.
+  const size_t n4 = 4096;
+  DeviceBuffer dAb4 = poisoned(ctx(), n4 * 2);
+  cast_f32_to_bf16(ctx(), dA.as<float>(), dAb4.as<bf16>(), n4);
+  auto ab4 = download_bf16(ctx(), dAb4, n4);
+  for (size_t i = 0; i < n4; ++i) EXPECT_EQ(ab4[i], bf16_to_float(float_to_bf16(a[i]))) << i;
   auto ab = download_bf16(ctx(), dAb, n), bf = download<float>(ctx(), dBf, n), sum = download_bf16(ctx(), dSum, n);
   auto y = download<float>(ctx(), dY, n), f = download<float>(ctx(), dF, n), fb = download_bf16(ctx(), dFb, n);
   std::vector<double> r_ab(n), r_sum(n), r_y(n);

@@ -485,10 +485,16 @@ TEST_F(OpTest, AttentionPaddedHeadWidths) {
 
 // The default "cuda" backend multiplies on bf16 tensor cores: products must
 // match the CPU to bf16 precision (8 mantissa bits, fp32 accumulation).
-TEST(CudaBf16, ProductsMatchCpuToBf16Precision) {
+class CudaBf16 : public ::testing::TestWithParam<const char*> {};
+
+// Both bf16 product paths: cuBLAS rounding fp32 operands ("fast16bf", the
+// default) and explicit bf16 copies ("cast", MDS_CUDA_GEMM=cast).
+TEST_P(CudaBf16, ProductsMatchCpuToBf16Precision) {
   REQUIRE_GPU();
+  setenv("MDS_CUDA_GEMM", GetParam(), 1);
   auto cpu = make_backend("cpu", 2);
   auto gpu = make_backend("cuda", 1);
+  unsetenv("MDS_CUDA_GEMM");
   EXPECT_EQ(gpu->name(), "cuda");
   std::mt19937 gen(99);
   auto both = [&](std::vector<int64_t> shape) {
@@ -520,7 +526,13 @@ TEST(CudaBf16, ProductsMatchCpuToBf16Precision) {
   cpu->grouped_linear_forward(x.c, Wg.c, bg.c, off, yg.c);
   gpu->grouped_linear_forward(x.g, Wg.g, bg.g, off, yg.g);
   close(yg, "grouped_linear_forward");
+  auto dyg = both({300, 128}), dxg = both({300, 256}), dWg = both({4, 128, 256}), dbg = both({4, 128});
+  cpu->grouped_linear_backward(x.c, Wg.c, dyg.c, off, dxg.c, dWg.c, dbg.c);
+  gpu->grouped_linear_backward(x.g, Wg.g, dyg.g, off, dxg.g, dWg.g, dbg.g);
+  close(dxg, "grouped_linear dx");
+  close(dWg, "grouped_linear dW");
 }
+INSTANTIATE_TEST_SUITE_P(GemmPaths, CudaBf16, ::testing::Values("fast16bf", "cast"));
 
 // ---- whole model -------------------------------------------------------------
 
