@@ -29,7 +29,6 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "cpu/ops.h"
 #include "kernels/attention.h"
 #include "kernels/backend_ops.h"
 #include "kernels/context.h"

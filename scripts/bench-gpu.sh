@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU benchmark: mds against the PyTorch yardstick (DESIGN.md §7) in one run,
+# GPU benchmark: mds against the PyTorch yardstick (docs/design.md §7) in one run,
 # on the same card, at the §7 shapes (tokens per batch 32,768; 12 layers,
 # H = 768, 12 heads, 8 experts top-2, F = 3072, window 256 per side, 16
 # global tokens, vocabulary 32,768, d_emb 128):

@@ -140,7 +140,7 @@ print(f"| {solver} | {steps} | {st['seconds_per_record']:.4f} | {whole:,.0f} | "
       f"{st['denoised_tokens_per_second']:,.0f} | {bleu:.4f} | {rl:.4f} |")
 PY
 done
-# The copy baseline (DESIGN.md §7): the source itself as the hypothesis.
+# The copy baseline (docs/design.md §7): the source itself as the hypothesis.
 python3 -c 'import json,sys
 for l in open(sys.argv[1]):
     if l.strip():

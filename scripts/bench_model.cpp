@@ -1,6 +1,6 @@
 // Whole-model throughput benchmark (built as the `bench_model` target; run by
 // scripts/bench-gpu.sh). Builds the MoE-DiffuSeq model on a backend at the
-// shapes of DESIGN.md §7 and times, per configuration, either a training step
+// shapes of docs/design.md §7 and times, per configuration, either a training step
 // exactly as mds-train takes it (forward + backward, gradient norm, AdamW,
 // EMA) or one denoising step as mds-sample takes it (the network's x0
 // prediction from the EMA weights at one timestep). Prints one JSON line per
@@ -25,7 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "backend/factory.h"
+#include "runtime/factory.h"
 #include "core/error.h"
 #include "model/batch.h"
 #include "model/model.h"

@@ -15,7 +15,7 @@
 
 #include <fmt/format.h>
 
-#include "backend/factory.h"
+#include "runtime/factory.h"
 #include "backend/rng.h"
 #include "core/error.h"
 #include "model/model.h"

@@ -11,7 +11,7 @@
 #include <limits>
 #include <random>
 
-#include "backend/factory.h"
+#include "runtime/factory.h"
 #include "core/bf16.h"
 #include "core/error.h"
 #include "model/model.h"

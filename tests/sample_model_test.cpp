@@ -20,7 +20,7 @@
 
 #include "text/bpe_trainer.h"
 #include "text/tokenizer.h"
-#include "backend/factory.h"
+#include "runtime/factory.h"
 #include "io/container.h"
 #include "model/model.h"
 #include "sample/checkpoint_loader.h"

@@ -1,4 +1,4 @@
-// The operation interface every compute backend implements (DESIGN.md §5).
+// The operation interface every compute backend implements (docs/design.md §5).
 // The model (lib/model) calls only these methods, so the CPU reference
 // (lib/cpu) and the CUDA backend are interchangeable.
 //

@@ -7,22 +7,13 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define MDS_HD __host__ __device__
-#else
-#define MDS_HD
-#endif
+#include "core/splitmix.h"
 
 namespace mds {
 namespace rng {
 
-// SplitMix64 finaliser (Steele, Lea & Flood 2014): a strong 64-bit mixer.
-MDS_HD inline uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+// One SplitMix64 step from x (core/splitmix.h): a strong 64-bit mixer.
+MDS_HD inline uint64_t mix64(uint64_t x) { return splitmix64_finalize(x + kSplitMixGamma); }
 
 MDS_HD inline uint64_t combine(uint64_t a, uint64_t b) { return mix64(a ^ mix64(b + 0x632BE59BD9B4E019ull)); }
 

@@ -10,7 +10,7 @@
 
 namespace mds {
 
-// Exit codes shared by every binary (DESIGN.md §1).
+// Exit codes shared by every binary (docs/design.md §1).
 enum class ExitCode : int {
   ok = 0,
   runtime = 1,    // I/O failure, non-finite loss, device error, ...

@@ -11,5 +11,7 @@ inline constexpr int32_t kPadId = 0;
 inline constexpr int32_t kClsId = 1;
 inline constexpr int32_t kSepId = 2;
 inline constexpr int32_t kMaskId = 3;
+// How many ids the specials take; the first byte token follows them.
+inline constexpr uint32_t kNumSpecials = 4;
 
 }  // namespace mds

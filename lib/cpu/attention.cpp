@@ -1,4 +1,4 @@
-// Sliding-window + global sparse self-attention (Longformer pattern, DESIGN.md
+// Sliding-window + global sparse self-attention (Longformer pattern, docs/design.md
 // §4), forward and backward, in O(L * (window + globals)) time and O(L) extra
 // memory: never an L x L matrix.
 //

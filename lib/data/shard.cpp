@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "text/tokenizer.h"
+#include "core/special_ids.h"
 
 namespace mds {
 

@@ -1,5 +1,5 @@
 // The .mds container: one binary format for tokenizers, token shards and
-// checkpoints (DESIGN.md §3, byte layout in docs/format.md).
+// checkpoints (docs/design.md §3, byte layout in docs/format.md).
 //
 // A file is a sequence of one or more *units*. Each unit is a zstd skippable
 // frame holding the header (magic, version, kind, JSON metadata, section

@@ -1,4 +1,4 @@
-// Packing token-id pairs into the model's batch layout (DESIGN.md §4):
+// Packing token-id pairs into the model's batch layout (docs/design.md §4):
 // [CLS] src [SEP] | trg [SEP] [PAD]... with a target region of exactly
 // max_trg_len + 1 slots, so the model generates the padding (its length).
 #pragma once

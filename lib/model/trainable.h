@@ -17,7 +17,7 @@
 namespace mds {
 
 // One packed training/sampling batch, built by pack_batch() in lib/model.
-// Layout per example (DESIGN.md §4): [CLS] src [SEP] | trg [SEP] [PAD]... where
+// Layout per example (docs/design.md §4): [CLS] src [SEP] | trg [SEP] [PAD]... where
 // the target region (after the first [SEP]) has exactly max_trg_len + 1 slots,
 // so an example's length is src_len + 2 + max_trg_len + 1 whatever the batch.
 // Examples shorter than the batch's L are padded at the end; those slots are

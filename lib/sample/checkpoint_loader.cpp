@@ -1,7 +1,7 @@
 // Checkpoint -> (ModelDenoiser, tokenizer codec, identity).
 #include "sample/checkpoint_loader.h"
 
-#include "backend/factory.h"
+#include "runtime/factory.h"
 #include "core/error.h"
 #include "model/config.h"
 #include "model/model.h"

@@ -15,7 +15,7 @@
 
 namespace mds {
 
-// Special token ids shared by the tokenizer and the packed layout (DESIGN.md §4).
+// Special token ids shared by the tokenizer and the packed layout (docs/design.md §4).
 struct SpecialIds {
   int32_t pad = 0, cls = 1, sep = 2, mask = 3;
 };

@@ -9,21 +9,15 @@
 #include <cmath>
 #include <cstdint>
 
-namespace mds {
+#include "core/splitmix.h"
 
-// SplitMix64 finaliser (Steele, Lea & Flood, OOPSLA 2014; constants from
-// Vigna's splitmix64.c).
-inline uint64_t sample_mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+namespace mds {
 
 // The stream key of one generated sequence.
 inline uint64_t example_seed(uint64_t run_seed, uint64_t input_index, uint64_t candidate) {
-  uint64_t h = sample_mix64(run_seed ^ 0x5851F42D4C957F2Dull);
-  h = sample_mix64(h ^ (input_index + 0x9E3779B97F4A7C15ull));
-  return sample_mix64(h ^ (candidate + 0x3C6EF372FE94F82Bull));
+  uint64_t h = splitmix64_finalize(run_seed ^ 0x5851F42D4C957F2Dull);
+  h = splitmix64_finalize(h ^ (input_index + kSplitMixGamma));
+  return splitmix64_finalize(h ^ (candidate + 0x3C6EF372FE94F82Bull));
 }
 
 // xoshiro256** (Blackman & Vigna, "Scrambled linear pseudorandom number
@@ -32,7 +26,7 @@ class ExampleRng {
  public:
   explicit ExampleRng(uint64_t seed = 0) {
     uint64_t z = seed;
-    for (auto& w : s_) w = sample_mix64(z += 0x9E3779B97F4A7C15ull);
+    for (auto& w : s_) w = splitmix64_next(z);
   }
   uint64_t next_u64() {
     const uint64_t result = rotl(s_[1] * 5, 7) * 9;

@@ -1,7 +1,7 @@
 // mds-sample's body: configuration record, streaming, summary.
 #include "sample/sample_tool.h"
 
-#include "backend/factory.h"
+#include "runtime/factory.h"
 #include "core/error.h"
 #include "core/version.h"
 #include "io/stream.h"

@@ -20,7 +20,6 @@
 namespace mds {
 
 // Fixed ids: four specials, then the 256 bytes, then one id per merge.
-inline constexpr uint32_t kNumSpecials = 4;
 inline constexpr uint32_t kFirstByteId = kNumSpecials;
 inline constexpr uint32_t kFirstMergeId = kFirstByteId + 256;
 inline constexpr const char* kSpecialNames[kNumSpecials] = {"[PAD]", "[CLS]", "[SEP]", "[MASK]"};

@@ -3,7 +3,7 @@
 // pools of `bucket_pool` batches, sort each pool by source length, cut the
 // pools into batches (at most batch_size examples and, if set, at most
 // max_batch_tokens = B x L), then shuffle the order of the batches. Short
-// sources thus share batches with short sources (DESIGN.md §4) while the
+// sources thus share batches with short sources (docs/design.md §4) while the
 // composition still changes from epoch to epoch. A data position is
 // (epoch, batch index), so resuming needs no saved order.
 #pragma once

@@ -1,7 +1,7 @@
 // Checkpoint files: a "checkpoint" .mds container written atomically, never
 // with a non-finite value, plus helpers to carry another container (the
 // tokenizer) inside one under a section-name prefix so a checkpoint is
-// self-contained (DESIGN.md §3).
+// self-contained (docs/design.md §3).
 #pragma once
 
 #include <string>

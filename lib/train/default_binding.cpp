@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "backend/factory.h"
+#include "runtime/factory.h"
 #include "model/batch.h"
 #include "model/config.h"
 #include "model/model.h"

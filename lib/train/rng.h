@@ -7,15 +7,12 @@
 
 #include <cstdint>
 
+#include "core/splitmix.h"
+
 namespace mds::train {
 
-// SplitMix64 finaliser (Steele, Lea & Flood, "Fast splittable pseudorandom
-// number generators", OOPSLA 2014; constants from Vigna's splitmix64.c).
-inline uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+// SplitMix64's finaliser (core/splitmix.h).
+inline uint64_t mix64(uint64_t z) { return splitmix64_finalize(z); }
 
 // Purposes keep the streams of one seed apart.
 enum class Stream : uint64_t { epoch_order = 1, batch_order = 2, timesteps = 3, noise = 4, valid = 5, init = 6 };
@@ -24,7 +21,7 @@ enum class Stream : uint64_t { epoch_order = 1, batch_order = 2, timesteps = 3, 
 inline uint64_t derive_seed(uint64_t seed, Stream s, uint64_t a = 0, uint64_t b = 0) {
   uint64_t h = mix64(seed ^ 0x6A09E667F3BCC908ull);
   h = mix64(h ^ static_cast<uint64_t>(s));
-  h = mix64(h ^ (a + 0x9E3779B97F4A7C15ull));
+  h = mix64(h ^ (a + kSplitMixGamma));
   h = mix64(h ^ (b + 0x3C6EF372FE94F82Bull));
   return h;
 }
@@ -34,7 +31,7 @@ inline uint64_t derive_seed(uint64_t seed, Stream s, uint64_t a = 0, uint64_t b 
 class Rng {
  public:
   explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next_u64() { return mix64(state_ += 0x9E3779B97F4A7C15ull); }
+  uint64_t next_u64() { return splitmix64_next(state_); }
   // Uniform in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
   // Uniform integer in [0, n), unbiased (rejection of the short last interval).

@@ -8,7 +8,7 @@
 #include <memory>
 #include <thread>
 
-#include "backend/factory.h"
+#include "runtime/factory.h"
 #include "core/error.h"
 #include "io/file_lock.h"
 #include "io/json_text.h"

@@ -1,5 +1,5 @@
 // Backend factory: maps device names to backend constructors.
-#include "backend/factory.h"
+#include "runtime/factory.h"
 
 #include "core/error.h"
 #include "cpu/cpu_backend.h"

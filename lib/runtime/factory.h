@@ -1,4 +1,6 @@
-// Backend selection by device name, for the binaries and the trainer binding.
+// Backend selection by device name, for the binaries and the trainer binding:
+// the composition root that knows every backend (lib/cpu, kernels/), so the
+// interface in lib/backend depends on none of them (docs/design.md, "Layers").
 #pragma once
 
 #include <memory>
