@@ -51,7 +51,7 @@ int run(int argc, char** argv) {
   if (!ck.meta.contains("config") || !ck.meta["config"].contains("model"))
     throw_bad_input("{}: no \"config\".\"model\" object", in);
   const ModelConfig config = model_config_from_json(ck.meta["config"]["model"]);
-  auto model = make_model(config, make_backend(device, 0), 0);
+  auto model = make_model(config, make_backend(device, 1), 0);
   model->load_state(ck);
 
   std::mt19937_64 gen(seed);

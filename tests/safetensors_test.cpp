@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -187,6 +188,12 @@ struct Fixture {
     ck.meta["config"] = {{"model", model_config_to_json(model->config())}, {"train", {{"steps", 3}}}};
     ck.meta["trainer"] = {{"format", 1}, {"step", 3}, {"seed", 9}};
     tok.add_to(ck, "tokenizer/");
+    // Through a file, as the tools see a checkpoint (JSON integers come back unsigned).
+    const std::string path = ::testing::TempDir() + "safetensors_test_ck.mds";
+    write_container(path, ck);
+    ck = read_container(path, "checkpoint");
+    ck.source = "train.mds";
+    std::remove(path.c_str());
   }
 };
 

@@ -19,7 +19,8 @@ for tool in mds-tokenize mds-train mds-sample mds-eval mds-inspect; do
     # shellcheck disable=SC2086
     "$tool" $sub --help >help.txt || fail "$tool $sub --help exited $?"
     n=0
-    for flag in $(grep -oE -- '(^|[ ,])--?[a-zA-Z][a-zA-Z0-9-]*' help.txt | grep -oE -- '--?[a-zA-Z][a-zA-Z0-9-]*' | sort -u); do
+    # The flags an option line defines ("  -o,--output TEXT ..."), not those its description mentions.
+    for flag in $(grep -oE -- '^ +-[-a-zA-Z0-9,]+' help.txt | tr ',' '\n' | grep -oE -- '^--?[a-zA-Z][a-zA-Z0-9-]*$' | sort -u); do
       grep -qE -- "(^|[ \"|'])$flag([ \"|)\[]|\$)" "$tool.bash" || fail "$tool $sub: $flag of --help is not in the bash script"
       grep -qE -- "'\*?$flag\[" "$tool.zsh" || fail "$tool $sub: $flag of --help is not in the zsh script"
       n=$((n + 1))
