@@ -6,8 +6,9 @@
 # `--completion bash|zsh` (the same option definitions as --help).
 include(CMakePackageConfigHelpers)
 
-# Installed tools find the installed library next to them.
-set_target_properties(mds PROPERTIES VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR})
+# No SOVERSION: the library stays one plain file, libmds.so, because build
+# folders are carried to the GPU machine, where symbolic links do not travel.
+# Installed tools find the installed library through their RPATH.
 foreach(src ${MDS_CMD_SOURCES})
   get_filename_component(name ${src} NAME_WE)
   set_target_properties(${name} PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
