@@ -185,7 +185,11 @@ inline int run(CLI::App& app, int argc, char** argv, const std::function<int()>&
   app.add_option_function<std::string>(
          "--completion", [](const std::string& shell) { throw CompletionRequest{shell}; },
          "Print the bash or zsh completion script")
-      ->check(CLI::IsMember({"bash", "zsh"}))
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            return v == "bash" || v == "zsh" ? "" : "--completion: expected bash or zsh, found " + v;
+          },
+          "SHELL"))
       ->group("");  // hidden: installed scripts serve users (docs/install.md)
   try {
     app.parse(argc, argv);

@@ -294,7 +294,7 @@ TEST(SafetensorsCheckpoint, ImportChecksEveryNameShapeDtypeAndValue) {
   std::swap(w->shape[0], w->shape[1]);
   w->shape = {w->shape[0] * w->shape[1]};
   EXPECT_NE(import_error(f).find("tensor \"layer.0.attention.out.weight\" has shape [256], the model its metadata "
-                                 "configures expects [16, 16]"),
+                                 "configures expects [16,16]"),
             std::string::npos);
 
   f = good;

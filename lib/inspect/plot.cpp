@@ -88,7 +88,8 @@ void draw_panel(const Panel& p, double y0, double step_lo, double step_hi, std::
   bool positive = true;
   for (const Series& s : p.series)
     for (const auto& [x, y] : s.points) lo = std::min(lo, y), hi = std::max(hi, y), positive = positive && y > 0;
-  const bool log_y = p.log_y && positive && std::isfinite(lo);
+  // Log scale only pays off when the values span a decade (early losses).
+  const bool log_y = p.log_y && positive && std::isfinite(lo) && hi >= 10 * lo;
   auto fy = [&](double v) { return log_y ? std::log10(v) : v; };
   double ylo = std::isfinite(lo) ? fy(lo) : 0, yhi = std::isfinite(hi) ? fy(hi) : 1;
   if (!(yhi > ylo)) ylo -= 0.5, yhi += 0.5;  // a flat series still gets a band
@@ -284,19 +285,29 @@ std::string plot_attention_pattern(const nlohmann::json& model_json, const std::
     const double gx = left + double(k) * (grid + gap), gy = top;
     int attended = 0;
     std::string cells;
-    for (int i = 0; i < L; ++i)
-      for (int j = 0; j < L; ++j) {
-        // The rule of lib/cpu/attention.cpp: a global query sees every key; any
-        // other sees the keys within window*d of it at multiples of d, and globals.
+    for (int i = 0; i < L; ++i) {
+      // The rule of lib/cpu/attention.cpp: a global query sees every key; any
+      // other sees the keys within window*d of it at multiples of d, and globals.
+      auto fill_of = [&](int j) -> const char* {
         const bool in_window = std::abs(j - i) <= int64_t(window) * d && (j - i) % d == 0;
-        const char* fill = global[size_t(i)] ? "#009E73" : in_window ? "#0072B2" : global[size_t(j)] ? "#E69F00" : nullptr;
-        if (!fill) continue;
-        ++attended;
-        cells += "<rect x=\"" + num(gx + cell * j) + "\" y=\"" + num(gy + cell * i) + "\" width=\"" + num(cell) +
-                 "\" height=\"" + num(cell) + "\" fill=\"" + fill + "\"/>";
+        return global[size_t(i)] ? "#009E73" : in_window ? "#0072B2" : global[size_t(j)] ? "#E69F00" : nullptr;
+      };
+      // One rectangle per run of equal cells in the row keeps the file small.
+      for (int j = 0; j < L;) {
+        const char* fill = fill_of(j);
+        int end = j + 1;
+        while (end < L && fill_of(end) == fill) ++end;
+        if (fill) {
+          attended += end - j;
+          cells += "<rect x=\"" + num(gx + cell * j) + "\" y=\"" + num(gy + cell * i) + "\" width=\"" +
+                   num(cell * (end - j)) + "\" height=\"" + num(cell) + "\" fill=\"" + fill + "\"/>";
+        }
+        j = end;
       }
+    }
     body += "<g class=\"pattern\" data-dilation=\"" + std::to_string(d) + "\" data-heads=\"" + hs +
-            "\" data-positions=\"" + std::to_string(L) + "\" data-attended=\"" + std::to_string(attended) + "\">\n";
+            "\" data-positions=\"" + std::to_string(L) + "\" data-cell=\"" + num(cell) + "\" data-attended=\"" +
+            std::to_string(attended) + "\">\n";
     body += "<text x=\"" + num(gx) + "\" y=\"" + num(gy - 8) + "\" font-size=\"12\">dilation " + std::to_string(d) +
             " (head" + (heads.size() > 1 ? "s " : " ") + hs + ")</text>\n";
     body += "<rect x=\"" + num(gx) + "\" y=\"" + num(gy) + "\" width=\"" + num(grid) + "\" height=\"" + num(grid) +

@@ -20,7 +20,7 @@ for tool in mds-tokenize mds-train mds-sample mds-eval mds-inspect; do
     "$tool" $sub --help >help.txt || fail "$tool $sub --help exited $?"
     n=0
     # The flags an option line defines ("  -o,--output TEXT ..."), not those its description mentions.
-    for flag in $(grep -oE -- '^ +-[-a-zA-Z0-9,]+' help.txt | tr ',' '\n' | grep -oE -- '^--?[a-zA-Z][a-zA-Z0-9-]*$' | sort -u); do
+    for flag in $(grep -oE -- '^ +-[-a-zA-Z0-9,]+' help.txt | tr -d ' ' | tr ',' '\n' | grep -oE -- '^--?[a-zA-Z][a-zA-Z0-9-]*$' | sort -u); do
       grep -qE -- "(^|[ \"|'])$flag([ \"|)\[]|\$)" "$tool.bash" || fail "$tool $sub: $flag of --help is not in the bash script"
       grep -qE -- "'\*?$flag\[" "$tool.zsh" || fail "$tool $sub: $flag of --help is not in the zsh script"
       n=$((n + 1))
@@ -33,7 +33,7 @@ for tool in mds-tokenize mds-train mds-sample mds-eval mds-inspect; do
     cmp -s "$tool.zsh" "$MDS_BINARY_DIR/completion/zsh/_$tool" || fail "$tool: the build's zsh script is stale"
   }
 done
-expect 2 "--completion" mds-eval --completion fish
+expect 2 "--completion: expected bash or zsh, found fish" mds-eval --completion fish
 
 # Completing in bash: COMP_WORDS as bash sets them, the reply in COMPREPLY.
 complete_words() {  # complete_words TOOL WORD... : completes the last word

@@ -61,7 +61,9 @@ for g, d in zip(groups, (1, 2)):
     n = sum(1 for i in range(L) for j in range(L)
             if i in glob or (abs(j - i) <= 3 * d and (j - i) % d == 0) or j in glob)
     assert int(g.get("data-positions")) == L and int(g.get("data-attended")) == n, (d, g.attrib, n)
-    assert len([r for r in g.iter(ns + "rect")]) == n + 1  # the cells and the background
+    # The drawn cells (runs of a row are one rectangle; the first is the background) add up to n.
+    cell = float(g.get("data-cell"))
+    assert round(sum(float(r.get("width")) for r in list(g.iter(ns + "rect"))[1:]) / cell) == n, d
 PY
 
 # A checkpoint: the config it carries.
