@@ -148,8 +148,7 @@ inline std::string zsh_quote_help(const std::string& s) {
   std::string out;
   for (char ch : s) {
     if (ch == '\'') out += "'\\''";
-    else if (ch == '[' || ch == ']' || ch == '\\') out += std::string("\\") + ch;
-    else if (ch == ':') out += "\\:";
+    else if (ch == '[' || ch == ']' || ch == '\\') out += std::string("\\") + ch;  // the description's brackets
     else out += ch;
   }
   return out;
