@@ -152,7 +152,7 @@ def main():
             x = h.reshape(B * L, H)
             probs = torch.softmax(x @ w(p + "moe.router.weight").T, -1)
             # Top-k, ties to the lower expert index (topk.cpp): a stable sort.
-            idx = torch.sort(probs, -1, descending=True, stable=True).indices[:, :topk]
+            idx = torch.sort(probs, dim=-1, descending=True, stable=True).indices[:, :topk]
             gates = torch.gather(probs, 1, idx)
             if cfg["moe_renormalize"] and topk > 1:
                 gates = gates / gates.sum(-1, keepdim=True)
