@@ -190,7 +190,7 @@ inline int run(CLI::App& app, int argc, char** argv, const std::function<int()>&
             return v == "bash" || v == "zsh" ? "" : "--completion: expected bash or zsh, found " + v;
           },
           "SHELL"))
-      ->group("");  // hidden: installed scripts serve users (docs/install.md)
+      ->group("");  // hidden: installed scripts serve users (docs/library.md)
   try {
     app.parse(argc, argv);
   } catch (const CompletionRequest& r) {

@@ -2,7 +2,7 @@
 // definition: the same options, subcommands, value choices and help texts
 // that --help prints, so the scripts cannot drift from the flags. Every tool
 // answers the hidden `--completion bash|zsh` (added by cli::run); CMake
-// writes the scripts at build time and installs them (docs/install.md).
+// writes the scripts at build time and installs them (docs/library.md).
 #pragma once
 
 #include <string>
