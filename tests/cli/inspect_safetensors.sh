@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# CLI golden test of mds-inspect --export-safetensors / --import-safetensors:
+# CLI golden test of mds-inspect --export-safetensors / --import-safetensors
+# (and mds-inspect FILE.safetensors, which shows the header):
 # a short CPU training run goes out as f32 safetensors with its EMA and comes
 # back as a checkpoint that samples byte-identically; its bf16 sampling
 # export goes out and back and samples identically too; the file is valid
@@ -50,6 +51,16 @@ ends = sorted(v["data_offsets"] for v in h.values())
 assert ends[0][0] == 0 and all(a[1] == b[0] for a, b in zip(ends, ends[1:])) and ends[-1][1] == len(b) - 8 - n
 PY
 fi
+# mds-inspect shows a safetensors file: metadata and tensor table, or JSON.
+run mds-inspect model.safetensors
+expect_rc 0
+expect_out "(safetensors, 62 tensors, 50496 elements,"
+expect_out "mds.weights: weights"
+expect_out "mds.tokenizer: ("
+grep -qE "ema.layer.0.moe.w1 +F32 +\[2, 64, 32\]" "$tmp/out" || fail "the tensor table lacks ema.layer.0.moe.w1: $(cat "$tmp/out")"
+run mds-inspect --json model.safetensors
+expect_rc 0
+expect_out '"kind":"safetensors"'
 run mds-inspect model.safetensors --import-safetensors back.mds
 expect_rc 0
 expect_err "with their EMA"
