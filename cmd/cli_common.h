@@ -20,6 +20,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "completion.h"
 #include "core/error.h"
 #include "core/version.h"
 
@@ -169,13 +170,33 @@ inline int print_cli_exit(const CLI::App& app, const CLI::Error& e, const std::s
   return check_stdout(program, status);
 }
 
+// Thrown by the hidden --completion option's callback, which CLI11 runs
+// before it checks required options and subcommands, so that
+// `mds-tokenize --completion bash` needs no subcommand.
+struct CompletionRequest {
+  std::string shell;
+};
+
 // Parses argv with CLI11 and runs body. Exit codes: 0 ok, 1 runtime failure,
 // 2 usage error, 3 bad input data.
 inline int run(CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
   const std::string program = app.get_name();
   ignore_output_signals();
+  app.add_option_function<std::string>(
+         "--completion", [](const std::string& shell) { throw CompletionRequest{shell}; },
+         "Print the bash or zsh completion script")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            return v == "bash" || v == "zsh" ? "" : "--completion: expected bash or zsh, found " + v;
+          },
+          "SHELL"))
+      ->group("");  // hidden: installed scripts serve users (docs/library.md)
   try {
     app.parse(argc, argv);
+  } catch (const CompletionRequest& r) {
+    const std::string script = completion_script(app, r.shell);
+    std::fwrite(script.data(), 1, script.size(), stdout);
+    return check_stdout(program, 0);
   } catch (const CLI::CallForHelp& e) {
     return print_cli_exit(app, e, program);
   } catch (const CLI::CallForAllHelp& e) {

@@ -15,6 +15,8 @@
 #include "core/error.h"
 #include "data/shard.h"
 #include "io/container.h"
+#include "io/safetensors.h"
+#include "io/stream.h"
 #include "text/display.h"
 #include "text/tokenizer.h"
 
@@ -186,7 +188,47 @@ json tokenizer_report(const Container& c, const InspectOptions& opts) {
 
 }  // namespace
 
+namespace {
+
+// A safetensors file starts with its header length and then '{'; an .mds
+// file with the skippable-frame magic. Only regular files are sniffed (a
+// pipe cannot be read twice).
+bool looks_like_safetensors(const std::string& path) {
+  if (path == "-") return false;
+  InputFile in(path);
+  uint8_t head[9];
+  size_t got = 0;
+  while (got < sizeof head) {
+    const size_t n = in.read(head + got, sizeof head - got);
+    if (n == 0) break;
+    got += n;
+  }
+  return got == sizeof head && head[8] == '{' && !(head[0] == 0x5E && head[1] == 0x2A && head[2] == 0x4D);
+}
+
+// Tensors (name, dtype, shape, bytes) and metadata of a safetensors file;
+// metadata values longer than 200 bytes (the config, the tokenizer) are
+// shown by their length in the text rendering only.
+json safetensors_report(const std::string& path) {
+  const SafeTensorsFile f = read_safetensors(path);
+  json tensors = json::array();
+  uint64_t bytes = 0, elements = 0;
+  for (const SafeTensor& t : f.tensors) {
+    tensors.push_back({{"name", t.name}, {"dtype", safetensors_dtype_name(t.dtype)}, {"shape", t.shape},
+                       {"bytes", t.data.size()}});
+    bytes += t.data.size();
+    elements += t.data.size() / dtype_size(t.dtype);
+  }
+  json meta = json::object();
+  for (const auto& [k, v] : f.metadata) meta[k] = v;
+  return {{"file", f.source}, {"kind", "safetensors"}, {"tensor_count", f.tensors.size()},
+          {"elements", elements}, {"data_bytes", bytes}, {"metadata", meta}, {"tensors", tensors}};
+}
+
+}  // namespace
+
 json inspect_file(const std::string& path, const InspectOptions& opts) {
+  if (looks_like_safetensors(path)) return safetensors_report(path);
   ContainerReader reader(path);
   std::vector<Container> units;
   std::vector<uint64_t> offsets;
@@ -269,6 +311,19 @@ std::string value_text(const json& v) { return v.is_string() ? v.get<std::string
 }  // namespace
 
 std::string render_inspect_text(const json& r) {
+  if (r.value("kind", std::string()) == "safetensors") {
+    std::string out = fmt::format("file: {} (safetensors, {} tensors, {} elements, {} data bytes)\nmetadata:\n",
+                                  r["file"].get<std::string>(), r["tensor_count"].get<uint64_t>(),
+                                  r["elements"].get<uint64_t>(), r["data_bytes"].get<uint64_t>());
+    for (auto it = r["metadata"].begin(); it != r["metadata"].end(); ++it) {
+      const std::string v = it.value().get<std::string>();
+      out += fmt::format("  {}: {}\n", it.key(), v.size() <= 200 ? v : fmt::format("({} bytes of JSON)", v.size()));
+    }
+    json sections = json::array();
+    for (const json& t : r["tensors"])
+      sections.push_back({{"name", t["name"]}, {"dtype", t["dtype"]}, {"shape", t["shape"]}, {"bytes", t["bytes"]}});
+    return out + "tensors:\n" + text_sections(sections);
+  }
   std::string out = fmt::format("file: {} ({} bytes, {} unit{})\n", r["file"].get<std::string>(),
                                 r["bytes"].get<uint64_t>(), r["unit_count"].get<uint64_t>(),
                                 r["unit_count"].get<uint64_t>() == 1 ? "" : "s");

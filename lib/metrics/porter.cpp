@@ -5,6 +5,7 @@
 // std::string (no temporaries: stems of long texts are computed by the million).
 #include "metrics/porter.h"
 
+#include <cstdint>
 #include <cstring>
 
 namespace mds {

@@ -29,7 +29,9 @@ std::string require_string(const nlohmann::json& meta, const char* key, const st
 
 uint64_t require_uint(const nlohmann::json& meta, const char* key, const std::string& source) {
   const auto& v = require(meta, key, source);
-  if (!v.is_number_unsigned())
+  // A parsed file holds unsigned integers; metadata built in memory (a
+  // tokenizer embedded by add_to, not yet written) holds signed ones.
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
     throw_bad_input("{}: tokenizer metadata field \"{}\" must be a non-negative integer, found {}", source, key,
                     v.dump());
   return v.get<uint64_t>();
