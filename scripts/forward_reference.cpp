@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "backend/factory.h"
+#include "runtime/factory.h"
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "model/batch.h"

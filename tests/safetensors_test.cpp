@@ -12,7 +12,7 @@
 #include <cstring>
 #include <limits>
 
-#include "backend/factory.h"
+#include "runtime/factory.h"
 #include "core/bf16.h"
 #include "core/error.h"
 #include "model/model.h"

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <set>
 
-#include "backend/factory.h"
+#include "runtime/factory.h"
 #include "backend/tensor.h"
 #include "core/bf16.h"
 #include "core/error.h"
