@@ -4,6 +4,7 @@
 // JSONL stream keeps order, streams, annotates and reports bad records.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -252,6 +253,52 @@ TEST(SampleStream, EmitsEachBatchBeforeReadingTheNext) {
   // Batches of 3: the first three results are written after exactly 3 lines were read.
   EXPECT_EQ(sink.served_at_write, (std::vector<size_t>{3, 3, 3, 6, 6, 6, 7}));
   EXPECT_EQ(sink.flushes, 3);
+}
+
+// A source whose producer goes idle before the lines listed in `idle_before`.
+class IdleSource : public VectorSource {
+ public:
+  IdleSource(std::vector<std::string> lines, std::vector<size_t> idle_before)
+      : VectorSource(std::move(lines)), idle_before_(std::move(idle_before)) {}
+  bool wait_for_line(int timeout_ms) override {
+    waits.push_back(timeout_ms);
+    return std::find(idle_before_.begin(), idle_before_.end(), served()) == idle_before_.end();
+  }
+  std::vector<int> waits;
+
+ private:
+  std::vector<size_t> idle_before_;
+};
+
+TEST(SampleStream, IdleInputRunsThePartialBatch) {
+  std::vector<std::string> in;
+  for (const auto& s : {"c", "d e f", "a b", "g", "h i", "b a", "g"}) in.push_back("{\"src\":\"" + std::string(s) + "\"}");
+  VectorSink whole;
+  stream(in, whole, {}, 32);  // one batch of all seven
+  // Batches of 32, idle before lines 1 and 4 (0-based): runs after 1 and 4 lines.
+  IdleSource src(in, {1, 4});
+  VectorSink sink(&src);
+  StreamOptions so;
+  so.idle_flush_ms = 70;
+  const StreamStats st = stream(in, sink, so, 32, 1, &src);
+  EXPECT_EQ(sink.served_at_write, (std::vector<size_t>{1, 4, 4, 4, 7, 7, 7}));
+  EXPECT_EQ(sink.flushes, 3);
+  EXPECT_EQ(st.idle_batches, 2u);
+  EXPECT_EQ(sink.lines, whole.lines);  // batched differently, the same results
+  ASSERT_FALSE(src.waits.empty());
+  EXPECT_EQ(src.waits.front(), 70);
+  // Waits happen only with records pending: never before the first line.
+  EXPECT_EQ(src.waits.size(), 7u);
+  // 0 turns it off: one batch at the end, no waits.
+  IdleSource off(in, {1, 4});
+  VectorSink sink_off(&off);
+  so.idle_flush_ms = 0;
+  EXPECT_EQ(stream(in, sink_off, so, 32, 1, &off).idle_batches, 0u);
+  EXPECT_EQ(sink_off.served_at_write, (std::vector<size_t>(7, 7)));
+  EXPECT_TRUE(off.waits.empty());
+  so.idle_flush_ms = -1;
+  VectorSink sink_bad;
+  EXPECT_THROW(stream(in, sink_bad, so), mds::Error);
 }
 
 TEST(SampleStream, SortWindowKeepsOutputsAndOrder) {

@@ -2,6 +2,7 @@
 // atomic output. See stream.h.
 #include "io/stream.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -10,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -60,6 +62,18 @@ size_t InputFile::read(void* dst, size_t n) {
     const ssize_t got = ::read(fd_, dst, n);
     if (got >= 0) return static_cast<size_t>(got);
     if (errno != EINTR) throw_error(ExitCode::runtime, "{}: read error: {}", display_name(), std::strerror(errno));
+  }
+}
+
+bool InputFile::wait_readable(int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd_, POLLIN, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+    if (n > 0) return true;  // POLLIN, POLLHUP (writer gone: read() returns 0) or POLLERR (read() reports it)
+    if (n == 0) return false;
+    if (errno != EINTR) return true;  // let read() report the problem
   }
 }
 
@@ -140,6 +154,22 @@ bool LineReader::fill() {
       buffer_.insert(buffer_.end(), out.data(), out.data() + o.pos);
       return true;
     }
+  }
+}
+
+bool LineReader::wait_for_line(int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    if (buffer_.size() > pos_ && std::memchr(buffer_.data() + pos_, '\n', buffer_.size() - pos_)) return true;
+    if (sniffed_ && raw_eof_ && raw_pos_ == raw_len_) return true;  // next() returns the rest or false at once
+    // Bytes already read but not yet decoded (compressed input): fill()
+    // decodes them; it may then wait for more, which is the input's pace.
+    if (!(sniffed_ && raw_pos_ < raw_len_)) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !input_.wait_readable(static_cast<int>(left.count()))) return false;
+    }
+    if (!fill()) return true;  // the end of input
   }
 }
 

@@ -45,6 +45,7 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   meta["sampler"]["mbr"] = opt.sampler.candidates > 1 ? "nltk sentence BLEU-4, smoothing method 4 (DiffuSeq selectBest)"
                                                       : "off";
   meta["sampler"]["sort_window_batches"] = opt.sort_window;
+  meta["sampler"]["idle_flush_ms"] = opt.idle_flush_ms;
   meta["inputs"] = opt.inputs;
   meta["device"] = mo.device;
   meta["threads"] = mo.threads;
@@ -60,6 +61,7 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   so.keep_candidates = opt.keep_candidates;
   so.select = select;
   so.sort_window = opt.sort_window;
+  so.idle_flush_ms = opt.idle_flush_ms;
   if (opt.progress && !opt.quiet)
     so.on_batch = [log](const StreamStats& s) {
       std::fprintf(log, "mds-sample: %llu records, %.1f s\n", static_cast<unsigned long long>(s.records), s.seconds);
@@ -73,6 +75,7 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   stats["records"] = st.records;
   stats["skipped"] = st.skipped;
   stats["skipped_examples"] = st.skipped_examples;
+  stats["idle_batches"] = st.idle_batches;
   stats["sequences"] = ss.rows;
   stats["seconds"] = st.seconds;
   stats["seconds_per_record"] = st.records ? st.seconds / static_cast<double>(st.records) : 0.0;
