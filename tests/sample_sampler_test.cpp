@@ -412,6 +412,17 @@ TEST(SampleStream, AnnotateRecordReplacesExistingKeysAndBadUtf8) {
   EXPECT_EQ(annotate_record(R"({"candidates":1,"src":"x"})", "p", &c), R"({"candidates":["p","q"],"src":"x","hyp":"p"})");
   EXPECT_EQ(annotate_record(R"({"src":"x"})", "a\xff", nullptr), "{\"src\":\"x\",\"hyp\":\"a\xef\xbf\xbd\"}");
   EXPECT_EQ(annotate_record(R"({"src":"x"})", "q\"\n", &c), R"({"src":"x","hyp":"q\"\n","candidates":["p","q"]})");
+  // Found by fuzz_jsonl: a line that is JSON but not an object escaped as a
+  // nlohmann type_error instead of bad input.
+  for (const char* line : {R"(["src","x"])", R"("text")", "1", "null"}) {
+    try {
+      annotate_record(line, "h", &c);
+      ADD_FAILURE() << line << " was annotated";
+    } catch (const mds::Error& e) {
+      EXPECT_EQ(e.code(), mds::ExitCode::bad_input);
+      EXPECT_NE(std::string(e.what()).find("expected a JSON object"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

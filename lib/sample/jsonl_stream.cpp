@@ -126,6 +126,8 @@ std::string annotate_record(const std::string& raw, const std::string& hyp, cons
   ordered obj;
   JsonParseError e;
   if (!parse_json(raw, obj, &e)) throw_bad_input("record to annotate: {}", jsonl_parse_message(e));
+  // Only an object can take a "hyp" key (nlohmann would throw a type_error).
+  if (!obj.is_object()) throw_bad_input("record to annotate: expected a JSON object, found {}", obj.type_name());
   const bool clash = obj.contains("hyp") || (candidates && obj.contains("candidates"));
   if (!clash && !obj.empty() && !raw.empty() && raw.back() == '}') {
     std::string out = raw.substr(0, raw.size() - 1);

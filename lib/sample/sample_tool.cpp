@@ -12,7 +12,7 @@ namespace {
 
 void write_meta(const std::string& path, const nlohmann::json& meta) {
   OutputFile f(path);
-  f.write(meta.dump(2) + "\n");
+  f.write(meta.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   f.commit();
 }
 
@@ -50,7 +50,9 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   meta["device"] = mo.device;
   meta["threads"] = mo.threads;
   if (!opt.meta_path.empty()) write_meta(opt.meta_path, meta);
-  else if (!opt.quiet) std::fprintf(log, "mds-sample: config %s\n", meta.dump().c_str());
+  else if (!opt.quiet)  // argv and file names need not be UTF-8: shown with U+FFFD
+    std::fprintf(log, "mds-sample: config %s\n",
+                 meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   std::fflush(log);
 
   OutputFile out(opt.output);
