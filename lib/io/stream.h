@@ -27,6 +27,9 @@ class InputFile {
   // block (bytes, the end of input or an error are there), false when none
   // arrived in time. A regular file is always ready.
   bool wait_readable(int timeout_ms);
+  // The size of a regular file (an allocation hint: it may still change);
+  // 0 for pipes, terminals and empty files.
+  uint64_t size_hint() const;
   const std::string& path() const { return path_; }
   // Display name for messages: "<stdin>" for "-".
   std::string display_name() const;
