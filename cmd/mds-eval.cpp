@@ -49,9 +49,11 @@ int emit(const Common& c, const char* what, Fn&& report) {
   mds::EvalInput in = mds::read_eval_input(c.input);
   mds::OutputFile out(c.output);
   mds::PerExampleSink sink;
-  if (c.per_example) sink = [&](const mds::Json& j) { out.write(j.dump() + "\n"); };
+  if (c.per_example)
+    sink = [&](const mds::Json& j) { out.write(j.dump(-1, ' ', false, mds::Json::error_handler_t::replace) + "\n"); };
   mds::Report rep = report(in, sink);
-  out.write(rep.summary.dump(c.pretty ? 2 : -1) + "\n");
+  // The summary names the input files, which need not be UTF-8.
+  out.write(rep.summary.dump(c.pretty ? 2 : -1, ' ', false, mds::Json::error_handler_t::replace) + "\n");
   out.commit();
   if (in.skipped) std::fprintf(stderr, "mds-eval: skipped %llu bad record(s)\n", static_cast<unsigned long long>(in.skipped));
   if (c.timing)

@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
   app.add_option("--sort-window", o.sort_window, "batches read and run longest source first (output order kept)")
       ->transform(mds::cli::integer_at_least<int>(1))
       ->capture_default_str();
+  app.add_option("--idle-flush", o.idle_flush_ms,
+                 "milliseconds of idle input after which records waiting for a full batch are run (0 = off)")
+      ->transform(mds::cli::integer_at_least<int>(0))
+      ->capture_default_str();
   app.add_option("--seed", o.sampler.seed, "run seed (each sequence's noise: seed, record index, candidate)")
       ->transform(mds::cli::integer_at_least<uint64_t>(0))
       ->capture_default_str();

@@ -2,9 +2,13 @@
 # Installs what mds needs (Debian/Ubuntu packages) and builds it into build/.
 # As root, missing packages are installed with apt-get; otherwise the exact
 # command to run is printed.
-# Usage: scripts/setup.sh [--tools] [extra cmake args...]
-#   --tools  build only libmds and the five tools (what scripts/demo.sh runs),
-#            not the test suite and benchmarks (scripts/test.sh builds those)
+# Usage: scripts/setup.sh [--tools | --packages-only] [extra cmake args...]
+#   --tools          build only libmds and the five tools (what scripts/demo.sh
+#                    runs), not the test suite and benchmarks (scripts/test.sh
+#                    builds those)
+#   --packages-only  install (or name) the missing packages and build nothing
+# MDS_SETUP_BENCH=1 adds what the benchmark scripts use, MDS_SETUP_FUZZ=1 clang
+# and its libFuzzer/sanitizer runtimes (scripts/test-sanitize.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +16,9 @@ packages=(cmake g++ make pkg-config libcli11-dev nlohmann-json3-dev libfmt-dev l
           libopenblas-dev python3)
 # Tools only the benchmark scripts use.
 if [[ "${MDS_SETUP_BENCH:-0}" == 1 ]]; then packages+=(sentencepiece); fi
+# The sanitizer build and the fuzzers (Debian's clang; libclang-rt-dev holds
+# libFuzzer and the ASan/UBSan runtimes).
+if [[ "${MDS_SETUP_FUZZ:-0}" == 1 ]]; then packages+=(clang libclang-rt-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -29,6 +36,8 @@ if ((${#missing[@]})); then
     exit 1
   fi
 fi
+
+if [[ "${1:-}" == --packages-only ]]; then exit 0; fi
 
 targets=()
 if [[ "${1:-}" == --tools ]]; then

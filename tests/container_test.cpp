@@ -98,6 +98,18 @@ TEST(Container, RoundTripPreservesEverything) {
   EXPECT_EQ(r.section("text").to_string(), "hello, container");
 }
 
+// A metadata string that is not UTF-8 (a file name in provenance) is written
+// with U+FFFD instead of making the file unwritable.
+TEST(Container, MetadataBytesThatAreNotUtf8AreReplaced) {
+  TempDir dir;
+  Container c;
+  c.kind = "checkpoint";
+  c.meta["provenance"] = {{"data", std::string("shard\xff.mds")}};
+  const std::string p = (dir.path / "m.mds").string();
+  ASSERT_NO_THROW(write_container(p, c));
+  EXPECT_EQ(read_container(p).meta["provenance"]["data"], "shard\xef\xbf\xbd.mds");
+}
+
 TEST(Container, WrongKindAndMissingSectionAndWrongDtypeAreErrors) {
   TempDir dir;
   write_container((dir.path / "a.mds").string(), sample_container());

@@ -49,8 +49,10 @@ TEST_F(Inspect, ShardTotalsHistogramsAndTopTokens) {
   o.top = 2;
   const auto r = mds::inspect_file(path("s.mds"), o);
   EXPECT_EQ(r["kind"], "shard");
-  EXPECT_EQ(r["unit_count"], 2);
+  EXPECT_EQ(r["unit_count"], 3);  // two data units and the end unit
   const auto& s = r["shard"];
+  EXPECT_EQ(s["units"], 2);
+  EXPECT_EQ(s["end_units"], 1);
   EXPECT_EQ(s["records"], 3);
   EXPECT_EQ(s["truncated_src"], 2);
   EXPECT_EQ(s["truncated_trg"], 1);
@@ -78,7 +80,8 @@ TEST_F(Inspect, ShardTotalsHistogramsAndTopTokens) {
   EXPECT_FALSE(s["tokenizer"].contains("warning"));
 
   const std::string text = mds::render_inspect_text(r);
-  EXPECT_NE(text.find("records: 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("records: 3 in 2 units\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("end units: 1 (counts checked"), std::string::npos) << text;
   EXPECT_NE(text.find("truncated records: src 2, trg 1"), std::string::npos) << text;
   EXPECT_NE(text.find("\"abc\""), std::string::npos) << text;
 }

@@ -4,6 +4,7 @@
 // JSONL stream keeps order, streams, annotates and reports bad records.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -254,6 +255,52 @@ TEST(SampleStream, EmitsEachBatchBeforeReadingTheNext) {
   EXPECT_EQ(sink.flushes, 3);
 }
 
+// A source whose producer goes idle before the lines listed in `idle_before`.
+class IdleSource : public VectorSource {
+ public:
+  IdleSource(std::vector<std::string> lines, std::vector<size_t> idle_before)
+      : VectorSource(std::move(lines)), idle_before_(std::move(idle_before)) {}
+  bool wait_for_line(int timeout_ms) override {
+    waits.push_back(timeout_ms);
+    return std::find(idle_before_.begin(), idle_before_.end(), served()) == idle_before_.end();
+  }
+  std::vector<int> waits;
+
+ private:
+  std::vector<size_t> idle_before_;
+};
+
+TEST(SampleStream, IdleInputRunsThePartialBatch) {
+  std::vector<std::string> in;
+  for (const auto& s : {"c", "d e f", "a b", "g", "h i", "b a", "g"}) in.push_back("{\"src\":\"" + std::string(s) + "\"}");
+  VectorSink whole;
+  stream(in, whole, {}, 32);  // one batch of all seven
+  // Batches of 32, idle before lines 1 and 4 (0-based): runs after 1 and 4 lines.
+  IdleSource src(in, {1, 4});
+  VectorSink sink(&src);
+  StreamOptions so;
+  so.idle_flush_ms = 70;
+  const StreamStats st = stream(in, sink, so, 32, 1, &src);
+  EXPECT_EQ(sink.served_at_write, (std::vector<size_t>{1, 4, 4, 4, 7, 7, 7}));
+  EXPECT_EQ(sink.flushes, 3);
+  EXPECT_EQ(st.idle_batches, 2u);
+  EXPECT_EQ(sink.lines, whole.lines);  // batched differently, the same results
+  ASSERT_FALSE(src.waits.empty());
+  EXPECT_EQ(src.waits.front(), 70);
+  // Waits happen only with records pending: never before the first line.
+  EXPECT_EQ(src.waits.size(), 7u);
+  // 0 turns it off: one batch at the end, no waits.
+  IdleSource off(in, {1, 4});
+  VectorSink sink_off(&off);
+  so.idle_flush_ms = 0;
+  EXPECT_EQ(stream(in, sink_off, so, 32, 1, &off).idle_batches, 0u);
+  EXPECT_EQ(sink_off.served_at_write, (std::vector<size_t>(7, 7)));
+  EXPECT_TRUE(off.waits.empty());
+  so.idle_flush_ms = -1;
+  VectorSink sink_bad;
+  EXPECT_THROW(stream(in, sink_bad, so), mds::Error);
+}
+
 TEST(SampleStream, SortWindowKeepsOutputsAndOrder) {
   std::vector<std::string> in;
   for (int rep = 0; rep < 3; ++rep)
@@ -365,6 +412,17 @@ TEST(SampleStream, AnnotateRecordReplacesExistingKeysAndBadUtf8) {
   EXPECT_EQ(annotate_record(R"({"candidates":1,"src":"x"})", "p", &c), R"({"candidates":["p","q"],"src":"x","hyp":"p"})");
   EXPECT_EQ(annotate_record(R"({"src":"x"})", "a\xff", nullptr), "{\"src\":\"x\",\"hyp\":\"a\xef\xbf\xbd\"}");
   EXPECT_EQ(annotate_record(R"({"src":"x"})", "q\"\n", &c), R"({"src":"x","hyp":"q\"\n","candidates":["p","q"]})");
+  // Found by fuzz_jsonl: a line that is JSON but not an object escaped as a
+  // nlohmann type_error instead of bad input.
+  for (const char* line : {R"(["src","x"])", R"("text")", "1", "null"}) {
+    try {
+      annotate_record(line, "h", &c);
+      ADD_FAILURE() << line << " was annotated";
+    } catch (const mds::Error& e) {
+      EXPECT_EQ(e.code(), mds::ExitCode::bad_input);
+      EXPECT_NE(std::string(e.what()).find("expected a JSON object"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Tests of token shards: multi-unit write/read, reading across files and
-// concatenated files, empty shards, and rejection of malformed units.
+// concatenated files, empty shards, rejection of malformed units, and the end
+// unit that shows a file cut after one of its units.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -216,7 +217,7 @@ TEST_F(Shard, MalformedUnitsAreRejected) {
   EXPECT_NE(read_error({path("meta.mds")}).find("tokenizer_hash"), std::string::npos);
 
   u = valid_unit();
-  u.meta["format"] = 2;
+  u.meta["format"] = 3;
   write_unit(path("newer.mds"), u);
   EXPECT_NE(read_error({path("newer.mds")}).find("upgrade mds"), std::string::npos);
 
@@ -231,6 +232,116 @@ TEST_F(Shard, TruncatedFileIsRejected) {
   fs::resize_file(path("t.mds"), fs::file_size(path("t.mds")) - 5);
   const std::string err = read_error({path("t.mds")});
   EXPECT_NE(err.find(path("t.mds")), std::string::npos) << err;
+}
+
+// Byte offsets at which each unit of a file starts, and the file size.
+std::vector<uint64_t> unit_offsets(const std::string& p) {
+  mds::ContainerReader r(p);
+  std::vector<uint64_t> out;
+  mds::Container c;
+  for (;;) {
+    const uint64_t off = r.offset();
+    if (!r.next(c)) break;
+    out.push_back(off);
+  }
+  out.push_back(r.offset());
+  return out;
+}
+
+void copy_prefix(const std::string& from, const std::string& to, uint64_t bytes) {
+  std::ifstream in(from, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(to, std::ios::binary) << data.substr(0, bytes);
+}
+
+TEST_F(Shard, FileEndsWithAnEndUnit) {
+  write(path("a.mds"), random_records(25, 500, 11), 10, info());
+  const auto offs = unit_offsets(path("a.mds"));
+  ASSERT_EQ(offs.size(), 5u);  // 3 data units, the end unit, the file size
+  mds::ContainerReader r(path("a.mds"));
+  mds::Container c;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(r.next(c));
+  EXPECT_EQ(c.kind, mds::kShardEndKind);
+  EXPECT_EQ(c.meta["units"], 3);
+  EXPECT_EQ(c.meta["records"], 25);
+  EXPECT_EQ(c.meta["format"], 2);
+  EXPECT_TRUE(c.sections.empty());
+}
+
+// A shard cut right after one of its units (mds-tokenize encode -o - killed
+// mid-way) is a valid stream of units: only the missing end unit shows it.
+TEST_F(Shard, CutAtAUnitBoundaryIsRejected) {
+  write(path("a.mds"), random_records(25, 500, 12), 10, info());
+  const auto offs = unit_offsets(path("a.mds"));
+  for (size_t k = 1; k <= 3; ++k) {  // after data unit 0, 1 and 2
+    const std::string cut = path("cut" + std::to_string(k) + ".mds");
+    copy_prefix(path("a.mds"), cut, offs[k]);
+    const std::string err = read_error({cut});
+    EXPECT_NE(err.find(cut + ": offset " + std::to_string(offs[k]) + ": the shard ends after the unit at offset " +
+                       std::to_string(offs[k - 1]) + " without its end unit"),
+              std::string::npos)
+        << err;
+    EXPECT_NE(err.find("truncated"), std::string::npos) << err;
+  }
+  // Also when the cut file is followed by a whole one (cat cut.mds b.mds).
+  write(path("b.mds"), random_records(5, 500, 13), 10, info());
+  {
+    std::ofstream out(path("cb.mds"), std::ios::binary);
+    for (const char* n : {"cut2.mds", "b.mds"}) {
+      std::ifstream in(path(n), std::ios::binary);
+      out << in.rdbuf();
+    }
+  }
+  const std::string err = read_error({path("cb.mds")});
+  EXPECT_NE(err.find("the end unit counts 1 units but 3 precede it since offset 0"), std::string::npos) << err;
+}
+
+TEST_F(Shard, EndUnitCountsAreChecked) {
+  write(path("a.mds"), random_records(25, 500, 14), 10, info());
+  const auto offs = unit_offsets(path("a.mds"));
+  // Unit 1 dropped from the middle: the end unit's counts no longer match.
+  {
+    std::ifstream in(path("a.mds"), std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(path("gap.mds"), std::ios::binary) << data.substr(0, offs[1]) + data.substr(offs[2]);
+  }
+  std::string err = read_error({path("gap.mds")});
+  EXPECT_NE(err.find(path("gap.mds") + ": unit 2 at offset"), std::string::npos) << err;
+  EXPECT_NE(err.find("the end unit counts 3 units but 2 precede it"), std::string::npos) << err;
+  // An end unit alone, and one with a section.
+  mds::Container end;
+  end.kind = mds::kShardEndKind;
+  end.meta = {{"format", 2}, {"units", 0}, {"records", 0}, {"src_tokens", 0}, {"trg_tokens", 0}};
+  mds::write_container(path("alone.mds"), end);
+  EXPECT_NE(read_error({path("alone.mds")}).find("no data units before it"), std::string::npos);
+  end.add(mds::Section::from<uint32_t>("x", std::vector<uint32_t>{1}));
+  mds::write_container(path("sect.mds"), end);
+  EXPECT_NE(read_error({path("sect.mds")}).find("holds no sections"), std::string::npos);
+}
+
+// Format-1 shards (before end units) are still read, alone and concatenated
+// with format-2 ones; a format-2 run cut before a format-1 unit is not.
+TEST_F(Shard, Format1ShardsWithoutEndUnitsStillRead) {
+  write_unit(path("old.mds"), valid_unit());
+  EXPECT_EQ(mds::read_all_records({path("old.mds")}).size(), 2u);
+  auto recs_of = [&](std::vector<const char*> names) {
+    std::ofstream out(path("cat.mds"), std::ios::binary | std::ios::trunc);
+    for (const char* n : names) {
+      std::ifstream in(path(n), std::ios::binary);
+      out << in.rdbuf();
+    }
+    out.close();
+    return path("cat.mds");
+  };
+  mds::ShardInfo i = info();
+  i.vocab_size = 100;
+  write(path("new.mds"), random_records(5, 100, 15), 10, i);
+  EXPECT_EQ(mds::read_all_records({recs_of({"old.mds", "new.mds"})}).size(), 7u);
+  EXPECT_EQ(mds::read_all_records({recs_of({"new.mds", "old.mds"})}).size(), 7u);
+  const auto offs = unit_offsets(path("new.mds"));
+  copy_prefix(path("new.mds"), path("newcut.mds"), offs[1]);
+  const std::string err = read_error({recs_of({"newcut.mds", "old.mds"})});
+  EXPECT_NE(err.find("a format 1 unit follows 1 format 2 unit(s)"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -133,6 +133,10 @@ TEST(TrainConfig, OverridesParseJsonOrBareStrings) {
   EXPECT_NE(usage_error("=3").find("expected PATH=VALUE"), std::string::npos);
   EXPECT_NE(usage_error("train..lr=3").find("empty component"), std::string::npos);
   EXPECT_NE(usage_error("train.lr.x=3").find("inside a number value"), std::string::npos);
+  // Found by fuzz_config: a bare word that is not UTF-8 became a string that
+  // no later message or checkpoint could dump (nlohmann type_error, exit 1).
+  EXPECT_NE(usage_error("train.lr=0\xff\xff.01").find("invalid UTF-8 at byte 11"), std::string::npos);
+  EXPECT_NE(usage_error("train.\xc3=1").find("invalid UTF-8 at byte 7"), std::string::npos);
   // An override that makes the train object invalid fails when parsed, naming the field.
   json bad = {{"train", json::object()}};
   tr::apply_override(bad, "train.steps=ten");

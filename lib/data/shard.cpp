@@ -10,8 +10,6 @@ namespace mds {
 
 namespace {
 
-constexpr int kShardFormat = 1;
-
 uint64_t meta_uint(const nlohmann::json& meta, const char* key, const std::string& where) {
   auto it = meta.find(key);
   if (it == meta.end()) throw_bad_input("{}: shard metadata lacks the field \"{}\"", where, key);
@@ -78,6 +76,8 @@ void ShardWriter::add(const uint32_t* src, size_t src_len, const uint32_t* trg, 
   trg_ids_.insert(trg_ids_.end(), trg, trg + trg_len);
   src_off_.push_back(src_ids_.size());
   trg_off_.push_back(trg_ids_.size());
+  src_tokens_ += src_len;
+  trg_tokens_ += trg_len;
   unit_truncated_src_ += src_truncated;
   unit_truncated_trg_ += trg_truncated;
   ++records_;
@@ -117,6 +117,14 @@ void ShardWriter::finish() {
   if (finished_) return;
   if (src_off_.size() > 1 || units_ == 0) flush_unit();
   wait_pending();
+  Container end;
+  end.kind = kShardEndKind;
+  end.meta = {{"format", kShardFormat},
+              {"units", units_},
+              {"records", records_},
+              {"src_tokens", src_tokens_},
+              {"trg_tokens", trg_tokens_}};
+  out_.write(end);
   out_.commit();
   finished_ = true;
 }
@@ -168,6 +176,59 @@ ShardUnit shard_unit_from_container(const Container& c, const std::string& where
   return u;
 }
 
+void ShardEndCheck::data_unit(const ShardUnit& unit, uint64_t offset, const std::string& where) {
+  const uint64_t format = unit.meta["format"].get<uint64_t>();
+  if (format < 2) {
+    // A format-1 unit has no end unit to wait for; format-2 units before it
+    // must have been closed, or the file they came from was cut.
+    if (open_units_)
+      throw_bad_input("{}: a format {} unit follows {} format {} unit(s) (from offset {}) that no \"{}\" unit "
+                      "closed: the shard before offset {} is truncated",
+                      where, format, open_units_, kShardFormat, open_from_, kShardEndKind, offset);
+    return;
+  }
+  if (!open_units_) open_from_ = offset;
+  ++open_units_;
+  open_records_ += unit.size();
+  open_src_ += unit.src_ids.size();
+  open_trg_ += unit.trg_ids.size();
+  last_unit_ = offset;
+}
+
+void ShardEndCheck::end_unit(const Container& c, const std::string& where) {
+  if (!c.meta.is_object()) throw_bad_input("{}: end unit metadata must be a JSON object", where);
+  const uint64_t format = meta_uint(c.meta, "format", where);
+  if (format > static_cast<uint64_t>(kShardFormat))
+    throw_bad_input("{}: shard format {} is newer than this build reads ({}); upgrade mds", where, format,
+                    kShardFormat);
+  if (!c.sections.empty())
+    throw_bad_input("{}: an end unit holds no sections, found {} (\"{}\" first)", where, c.sections.size(),
+                    c.sections.front().name);
+  const struct {
+    const char* key;
+    uint64_t have;
+  } counts[] = {{"units", open_units_}, {"records", open_records_}, {"src_tokens", open_src_}, {"trg_tokens", open_trg_}};
+  for (const auto& k : counts) {
+    const uint64_t want = meta_uint(c.meta, k.key, where);
+    if (want != k.have)
+      throw_bad_input("{}: the end unit counts {} {} but {} precede it since {}: units are missing or were "
+                      "added",
+                      where, want, k.key, k.have,
+                      open_units_ ? fmt::format("offset {}", open_from_) : std::string("the previous end unit"));
+  }
+  if (!open_units_) throw_bad_input("{}: an end unit with no data units before it", where);
+  open_units_ = open_records_ = open_src_ = open_trg_ = 0;
+  ++end_units_;
+}
+
+void ShardEndCheck::end_of_file(uint64_t offset) const {
+  if (!open_units_) return;
+  throw_bad_input("{}: offset {}: the shard ends after the unit at offset {} without its end unit: expected a unit of kind \"{}\" "
+                  "closing the {} unit(s) ({} records) from offset {}; the file is truncated (was its writer "
+                  "stopped?)",
+                  file_, offset, last_unit_, kShardEndKind, open_units_, open_records_, open_from_);
+}
+
 ShardReader::ShardReader(std::vector<std::string> paths) : paths_(std::move(paths)) {
   if (paths_.empty()) paths_.push_back("-");
 }
@@ -176,18 +237,25 @@ bool ShardReader::load_next_unit() {
   while (file_index_ < paths_.size()) {
     if (!reader_) {
       reader_ = std::make_unique<ContainerReader>(paths_[file_index_]);
+      end_check_ = std::make_unique<ShardEndCheck>(reader_->display_name());
       unit_index_ = 0;
     }
     const uint64_t offset = reader_->offset();
     Container c;
     if (!reader_->next(c)) {
+      end_check_->end_of_file(reader_->offset());
       reader_.reset();
       ++file_index_;
       continue;
     }
     where_ = fmt::format("{}: unit {} at offset {}", reader_->display_name(), unit_index_, offset);
     ++unit_index_;
+    if (c.kind == kShardEndKind) {
+      end_check_->end_unit(c, where_);
+      continue;
+    }
     unit_ = shard_unit_from_container(c, where_);
+    end_check_->data_unit(unit_, offset, where_);
     const uint64_t vocab = unit_.meta["vocab_size"].get<uint64_t>();
     const std::string hash = unit_.meta["tokenizer_hash"].get<std::string>();
     if (tokenizer_hash_.empty()) {

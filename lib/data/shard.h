@@ -1,6 +1,7 @@
 // Token shards: the (src ids, trg ids) records that mds-tokenize encode writes
 // and the trainer reads. A shard file is a stream of .mds units of kind
-// "shard" (layout in docs/format.md, "Shards"); files can be concatenated.
+// "shard" closed by one unit of kind "shard-end" that counts them (layout in
+// docs/format.md, "Shards"); files can be concatenated.
 // Ids are plain content ids in [4, vocab_size): no [CLS]/[SEP]/[PAD], the
 // model packs those itself.
 #pragma once
@@ -30,9 +31,17 @@ struct ShardInfo {
   std::string truncate = "end";  // end | start | error
 };
 
+// The shard layout version this build writes (and the newest it reads).
+// Format 2 closes every file with an end unit; format 1 files have none.
+constexpr int kShardFormat = 2;
+// Kind of the unit that closes a format-2 shard file.
+inline constexpr const char* kShardEndKind = "shard-end";
+
 // Writes records, starting a new unit every `records_per_unit` records or
 // once a unit holds `ids_per_unit` ids. An empty shard still gets one unit
-// (with 0 records) so the output is a valid .mds file. With background_write,
+// (with 0 records) so the output is a valid .mds file. finish() appends the
+// end unit, whose counts let a reader tell a whole file from one cut after
+// any of its units (a writer killed mid-stream). With background_write,
 // a full unit is compressed and written on a helper thread while the caller
 // goes on adding records (at most one unit in flight).
 class ShardWriter {
@@ -66,6 +75,7 @@ class ShardWriter {
   std::vector<uint32_t> src_ids_, trg_ids_;
   uint64_t unit_truncated_src_ = 0, unit_truncated_trg_ = 0;
   uint64_t records_ = 0, units_ = 0;
+  uint64_t src_tokens_ = 0, trg_tokens_ = 0;
   bool finished_ = false;
 };
 
@@ -82,6 +92,31 @@ struct ShardUnit {
 // returns its records; bad_input names `where` (file and offset) on failure.
 ShardUnit shard_unit_from_container(const Container& c, const std::string& where);
 Container shard_unit_to_container(const ShardUnit& unit);
+
+// Checks the sequence of units of one shard file against its end units: every
+// format-2 data unit must be followed, before the end of the file or a
+// format-1 unit, by an end unit whose counts (units, records, tokens) match
+// the data units since the previous end unit or the start of the file.
+// Format-1 units (written before end units existed) stand alone. Failures are
+// bad_input naming the file and the byte offset.
+class ShardEndCheck {
+ public:
+  explicit ShardEndCheck(std::string file) : file_(std::move(file)) {}
+  // A validated data unit that starts at `offset`.
+  void data_unit(const ShardUnit& unit, uint64_t offset, const std::string& where);
+  // An end unit (kind kShardEndKind); `where` names it for messages.
+  void end_unit(const Container& c, const std::string& where);
+  // The file ends at `offset` (its size).
+  void end_of_file(uint64_t offset) const;
+  uint64_t end_units() const { return end_units_; }
+
+ private:
+  std::string file_;
+  uint64_t open_units_ = 0, open_records_ = 0, open_src_ = 0, open_trg_ = 0;
+  uint64_t open_from_ = 0;      // offset of the first unit not yet closed
+  uint64_t last_unit_ = 0;      // offset of the last data unit, for messages
+  uint64_t end_units_ = 0;
+};
 
 // Iterates the records of one or more shard files ("-" = stdin) in order.
 // All units must come from the same tokenizer (same hash and vocab size).
@@ -107,6 +142,7 @@ class ShardReader {
   std::vector<std::string> paths_;
   size_t file_index_ = 0;
   std::unique_ptr<ContainerReader> reader_;
+  std::unique_ptr<ShardEndCheck> end_check_;
   uint64_t unit_index_ = 0;
   ShardUnit unit_;
   size_t pos_ = 0;

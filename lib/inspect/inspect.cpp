@@ -86,16 +86,23 @@ json merged_value(const std::set<std::string>& dumped) {
   return arr;
 }
 
-json shard_report(const std::vector<Container>& units, const std::vector<uint64_t>& offsets, const std::string& name,
-                  const InspectOptions& opts, const Tokenizer* tok) {
+json shard_report(const std::vector<Container>& units, const std::vector<uint64_t>& offsets, uint64_t file_end,
+                  const std::string& name, const InspectOptions& opts, const Tokenizer* tok) {
   json r;
-  uint64_t records = 0, trunc_src = 0, trunc_trg = 0, src_tokens = 0, trg_tokens = 0, vocab = 0;
+  uint64_t records = 0, trunc_src = 0, trunc_trg = 0, src_tokens = 0, trg_tokens = 0, vocab = 0, data_units = 0;
   std::set<std::string> hashes, max_src, max_trg, policies;
   std::vector<uint64_t> src_len, trg_len;
   std::vector<uint64_t> freq;
+  ShardEndCheck end_check(name);
   for (size_t k = 0; k < units.size(); ++k) {
     const std::string where = fmt::format("{}: unit {} at offset {}", name, k, offsets[k]);
+    if (units[k].kind == kShardEndKind) {
+      end_check.end_unit(units[k], where);
+      continue;
+    }
     ShardUnit u = shard_unit_from_container(units[k], where);
+    end_check.data_unit(u, offsets[k], where);
+    ++data_units;
     records += u.size();
     trunc_src += u.meta.value("truncated_src", uint64_t{0});
     trunc_trg += u.meta.value("truncated_trg", uint64_t{0});
@@ -118,7 +125,9 @@ json shard_report(const std::vector<Container>& units, const std::vector<uint64_
     for (uint32_t id : u.src_ids) ++freq[id];
     for (uint32_t id : u.trg_ids) ++freq[id];
   }
-  r = {{"units", units.size()},
+  end_check.end_of_file(file_end);
+  r = {{"units", data_units},
+       {"end_units", end_check.end_units()},
        {"records", records},
        {"vocab_size", vocab},
        {"tokenizer_hash", merged_value(hashes)},
@@ -242,14 +251,15 @@ json inspect_file(const std::string& path, const InspectOptions& opts) {
   json report = {{"file", reader.display_name()}, {"bytes", reader.offset()}, {"unit_count", units.size()}};
   std::unique_ptr<Tokenizer> tok;
   if (!opts.tokenizer.empty()) tok = std::make_unique<Tokenizer>(Tokenizer::load(opts.tokenizer));
-  const bool all_shards = std::all_of(units.begin(), units.end(), [](const Container& c) { return c.kind == "shard"; });
+  const bool all_shards = std::all_of(units.begin(), units.end(),
+                                      [](const Container& c) { return c.kind == "shard" || c.kind == kShardEndKind; });
   if (all_shards) {
     // A shard is one logical object: show the first unit's header and the totals.
     report["kind"] = "shard";
     report["header"] = unit_header(units[0], offsets[0]);
     report["meta"] = units[0].meta;
     report["sections"] = section_table(units[0]);
-    report["shard"] = shard_report(units, offsets, reader.display_name(), opts, tok.get());
+    report["shard"] = shard_report(units, offsets, reader.offset(), reader.display_name(), opts, tok.get());
     return report;
   }
   report["kind"] = units[0].kind;
@@ -332,7 +342,11 @@ std::string render_inspect_text(const json& r) {
     out += fmt::format("kind: shard, format version {}\n", r["header"]["format_version"].get<int>());
     out += "first unit meta:\n" + indent(r["meta"].dump(2), "  ");
     out += "first unit sections:\n" + text_sections(r["sections"]);
-    out += fmt::format("records: {}\n", s["records"].get<uint64_t>());
+    out += fmt::format("records: {} in {} unit{}\n", s["records"].get<uint64_t>(), s["units"].get<uint64_t>(),
+                       s["units"].get<uint64_t>() == 1 ? "" : "s");
+    const uint64_t ends = s["end_units"].get<uint64_t>();
+    out += ends ? fmt::format("end units: {} (counts checked: the file is whole)\n", ends)
+                : std::string("end units: none (a format 1 shard: a cut after one of its units cannot be seen)\n");
     out += fmt::format("tokenizer: {} (vocabulary {})\n", value_text(s["tokenizer_hash"]), s["vocab_size"].get<uint64_t>());
     out += fmt::format("limits: max_src_len {}, max_trg_len {} (0 = none), truncate {}\n", value_text(s["max_src_len"]),
                        value_text(s["max_trg_len"]), value_text(s["truncate"]));

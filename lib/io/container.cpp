@@ -152,7 +152,10 @@ std::vector<uint8_t> encode_container(const Container& c, int zstd_level) {
   put_u16(header, 0);  // flags, reserved
   put_u16(header, static_cast<uint16_t>(c.kind.size()));
   put_bytes(header, c.kind.data(), c.kind.size());
-  const std::string meta = c.meta.dump();
+  // Metadata strings come from outside too (file names in provenance, which
+  // Linux lets be any bytes): bytes that are not UTF-8 are written as U+FFFD
+  // rather than making the file unwritable (nlohmann would throw).
+  const std::string meta = c.meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   put_u64(header, meta.size());
   put_bytes(header, meta.data(), meta.size());
   put_u32(header, static_cast<uint32_t>(c.sections.size()));

@@ -2,6 +2,7 @@
 // atomic output. See stream.h.
 #include "io/stream.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -10,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -63,26 +65,58 @@ size_t InputFile::read(void* dst, size_t n) {
   }
 }
 
+uint64_t InputFile::size_hint() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) return 0;
+  return static_cast<uint64_t>(st.st_size);
+}
+
+bool InputFile::wait_readable(int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{fd_, POLLIN, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, left.count())));
+    if (n > 0) return true;  // POLLIN, POLLHUP (writer gone: read() returns 0) or POLLERR (read() reports it)
+    if (n == 0) return false;
+    if (errno != EINTR) return true;  // let read() report the problem
+  }
+}
+
 std::vector<uint8_t> read_all_bytes(const std::string& path) {
   InputFile in(path);
   std::vector<uint8_t> out;
-  size_t chunk = 1 << 20;
+  // A regular file's size is known: one allocation of the right size, not a
+  // zero-filled 1 MiB step per read (which dominated small reads, e.g. a
+  // tokenizer, and the fuzzers' inputs). Pipes grow the buffer as they go.
+  const uint64_t hint = in.size_hint();
+  if (hint > 0) out.reserve(static_cast<size_t>(hint) + 1);  // + 1: the read that sees the end
+  std::vector<uint8_t> chunk(64 << 10);
   for (;;) {
-    size_t old = out.size();
-    out.resize(old + chunk);
-    size_t got = in.read(out.data() + old, chunk);
-    out.resize(old + got);
+    const size_t got = in.read(chunk.data(), chunk.size());
     if (got == 0) break;
+    out.insert(out.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
   }
   return out;
 }
 
 struct LineReader::ZstdState {
   ZSTD_DCtx* ctx = nullptr;
+  std::vector<char> out = std::vector<char>(1 << 20);  // decompressed bytes, reused by every fill()
   ~ZstdState() { ZSTD_freeDCtx(ctx); }
 };
 
-LineReader::LineReader(const std::string& path) : input_(path), raw_(1 << 20) {}
+namespace {
+// Raw read buffer: 1 MiB, or less for a small regular file (a zero-filled
+// 1 MiB per small file dominated reading many of them).
+size_t raw_buffer_size(const InputFile& in) {
+  const uint64_t hint = in.size_hint();
+  constexpr size_t kMax = 1 << 20;
+  return hint > 0 && hint < kMax ? std::max<size_t>(static_cast<size_t>(hint) + 1, 4096) : kMax;
+}
+}  // namespace
+
+LineReader::LineReader(const std::string& path) : input_(path), raw_(raw_buffer_size(input_)) {}
 LineReader::~LineReader() = default;
 
 bool LineReader::fill() {
@@ -121,7 +155,7 @@ bool LineReader::fill() {
     return true;
   }
   // Compressed: decompress until some output appears or input ends.
-  std::vector<char> out(1 << 20);
+  std::vector<char>& out = zstd_->out;
   for (;;) {
     if (raw_pos_ == raw_len_) {
       if (raw_eof_) return false;
@@ -140,6 +174,22 @@ bool LineReader::fill() {
       buffer_.insert(buffer_.end(), out.data(), out.data() + o.pos);
       return true;
     }
+  }
+}
+
+bool LineReader::wait_for_line(int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    if (buffer_.size() > pos_ && std::memchr(buffer_.data() + pos_, '\n', buffer_.size() - pos_)) return true;
+    if (sniffed_ && raw_eof_ && raw_pos_ == raw_len_) return true;  // next() returns the rest or false at once
+    // Bytes already read but not yet decoded (compressed input): fill()
+    // decodes them; it may then wait for more, which is the input's pace.
+    if (!(sniffed_ && raw_pos_ < raw_len_)) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !input_.wait_readable(static_cast<int>(left.count()))) return false;
+    }
+    if (!fill()) return true;  // the end of input
   }
 }
 

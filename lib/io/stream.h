@@ -23,6 +23,13 @@ class InputFile {
   // writer has written, so lines stream), at least 1 unless at end of input;
   // returns the count (0 at end of file). Retries on EINTR.
   size_t read(void* dst, size_t n);
+  // Waits up to timeout_ms for input (poll(2)): true when read() would not
+  // block (bytes, the end of input or an error are there), false when none
+  // arrived in time. A regular file is always ready.
+  bool wait_readable(int timeout_ms);
+  // The size of a regular file (an allocation hint: it may still change);
+  // 0 for pipes, terminals and empty files.
+  uint64_t size_hint() const;
   const std::string& path() const { return path_; }
   // Display name for messages: "<stdin>" for "-".
   std::string display_name() const;
@@ -48,6 +55,11 @@ class LineReader {
   // Next line without its trailing "\n" (a "\r" is kept: callers decide).
   // Returns false at end of input. A final line without "\n" is returned too.
   bool next(std::string& line);
+  // Waits up to timeout_ms for a whole line: true when next() can return
+  // without waiting for its writer (a line is buffered, or the input has
+  // ended), false when the input stayed idle for timeout_ms or delivered only
+  // part of a line. Bytes that arrive meanwhile are buffered, not lost.
+  bool wait_for_line(int timeout_ms);
   // 1-based number of the line last returned by next().
   uint64_t line_number() const { return line_number_; }
   std::string display_name() const { return input_.display_name(); }

@@ -25,22 +25,22 @@ T get_as(const json& v, const char* key, const char* expected) {
   try {
     return v.get<T>();
   } catch (const json::exception&) {
-    throw_usage("model config: field '{}' must be {}, found {}", key, expected, v.dump());
+    throw_usage("model config: field '{}' must be {}, found {}", key, expected, v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
 }
 
 int get_int(const json& v, const char* key) {
-  if (!v.is_number_integer()) throw_usage("model config: field '{}' must be an integer, found {}", key, v.dump());
+  if (!v.is_number_integer()) throw_usage("model config: field '{}' must be an integer, found {}", key, v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   const int64_t x = v.get<int64_t>();
   if (x < INT32_MIN || x > INT32_MAX) throw_usage("model config: field '{}' = {} is out of range", key, x);
   return static_cast<int>(x);
 }
 double get_num(const json& v, const char* key) {
-  if (!v.is_number()) throw_usage("model config: field '{}' must be a number, found {}", key, v.dump());
+  if (!v.is_number()) throw_usage("model config: field '{}' must be a number, found {}", key, v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return v.get<double>();
 }
 bool get_bool(const json& v, const char* key) {
-  if (!v.is_boolean()) throw_usage("model config: field '{}' must be true or false, found {}", key, v.dump());
+  if (!v.is_boolean()) throw_usage("model config: field '{}' must be true or false, found {}", key, v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return v.get<bool>();
 }
 std::string get_str(const json& v, const char* key) { return get_as<std::string>(v, key, "a string"); }
@@ -58,7 +58,7 @@ const std::vector<Field>& fields() {
   static const std::vector<Field> f = {
       Field{"vocab_size",
             [](ModelConfig& c, const json& v) {
-              if (!v.is_number_integer()) throw_usage("model config: field 'vocab_size' must be an integer, found {}", v.dump());
+              if (!v.is_number_integer()) throw_usage("model config: field 'vocab_size' must be an integer, found {}", v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
               c.vocab_size = v.get<int64_t>();
             },
             [](const ModelConfig& c) { return json(c.vocab_size); }},
@@ -73,7 +73,7 @@ const std::vector<Field>& fields() {
                 return;
               }
               if (!v.is_array() || v.empty())
-                throw_usage("model config: field 'attention_dilation' must be an integer or a non-empty array of integers, found {}", v.dump());
+                throw_usage("model config: field 'attention_dilation' must be an integer or a non-empty array of integers, found {}", v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
               c.attention_dilation.clear();
               for (const auto& x : v) c.attention_dilation.push_back(get_int(x, "attention_dilation"));
             },
@@ -110,7 +110,7 @@ const std::vector<std::string>& model_config_keys() {
 }
 
 ModelConfig model_config_from_json(const json& j) {
-  if (!j.is_object()) throw_usage("model config: expected a JSON object, found {}", j.dump());
+  if (!j.is_object()) throw_usage("model config: expected a JSON object, found {}", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   ModelConfig c;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const Field* f = nullptr;

@@ -29,11 +29,15 @@ struct Pending {
 // preserve it byte for byte; malformed ones throw (file:line) or are counted.
 class RecordReader {
  public:
-  RecordReader(LineSource& in, bool skip_bad) : in_(in), skip_bad_(skip_bad) {}
+  // before_read runs before every line is read (it may run a waiting batch).
+  RecordReader(LineSource& in, bool skip_bad, std::function<void()> before_read)
+      : in_(in), skip_bad_(skip_bad), before_read_(std::move(before_read)) {}
 
   // Next record; false at the end of the input.
   bool next(std::string& raw, std::string& src) {
-    while (in_.next(line_)) {
+    for (;;) {
+      before_read_();
+      if (!in_.next(line_)) break;
       while (!line_.empty() && (line_.back() == '\r' || line_.back() == ' ' || line_.back() == '\t')) line_.pop_back();
       if (line_.find_first_not_of(" \t") == std::string::npos) continue;
       size_t bad = 0;
@@ -78,6 +82,7 @@ class RecordReader {
   std::vector<std::string> examples_;
   LineSource& in_;
   bool skip_bad_;
+  std::function<void()> before_read_;
   std::string line_;
   uint64_t skipped_ = 0;
 };
@@ -105,6 +110,11 @@ bool FileLineSource::next(std::string& line) {
 
 std::string FileLineSource::where() const { return last_where_; }
 
+bool FileLineSource::wait_for_line(int timeout_ms) {
+  if (!lines_) return true;  // the next file is opened by next(); its first wait is its own
+  return lines_->wait_for_line(timeout_ms);
+}
+
 void OutputFileSink::write_line(const std::string& line) {
   out_.write(line);
   out_.write("\n", 1);
@@ -116,6 +126,8 @@ std::string annotate_record(const std::string& raw, const std::string& hyp, cons
   ordered obj;
   JsonParseError e;
   if (!parse_json(raw, obj, &e)) throw_bad_input("record to annotate: {}", jsonl_parse_message(e));
+  // Only an object can take a "hyp" key (nlohmann would throw a type_error).
+  if (!obj.is_object()) throw_bad_input("record to annotate: expected a JSON object, found {}", obj.type_name());
   const bool clash = obj.contains("hyp") || (candidates && obj.contains("candidates"));
   if (!clash && !obj.empty() && !raw.empty() && raw.back() == '}') {
     std::string out = raw.substr(0, raw.size() - 1);
@@ -140,15 +152,24 @@ StreamStats sample_jsonl(Sampler& sampler, const TextCodec& codec, const StreamO
   const size_t C = static_cast<size_t>(sampler.options().candidates);
   if (C > 1 && !opt.select) throw_usage("{} candidates per source need an MBR selector", C);
   StreamStats stats;
-  RecordReader reader(in, opt.skip_bad);
+  if (opt.idle_flush_ms < 0)
+    throw_usage("--idle-flush {} is out of range: expected 0 (off) or more milliseconds", opt.idle_flush_ms);
+  std::vector<Pending> pending;
+  std::function<void()> run;
+  // Records waiting while the producer is idle are run as a partial batch.
+  RecordReader reader(in, opt.skip_bad, [&] {
+    if (opt.idle_flush_ms > 0 && !pending.empty() && !in.wait_for_line(opt.idle_flush_ms)) {
+      ++stats.idle_batches;
+      run();
+    }
+  });
   // Sources per batch: enough to fill batch_size rows (at least one).
   const size_t per_batch = std::max<size_t>(1, static_cast<size_t>(sampler.options().batch_size) / C);
   if (opt.sort_window < 1) throw_usage("--sort-window {} is out of range: expected at least 1 batch", opt.sort_window);
   const size_t window = per_batch * static_cast<size_t>(opt.sort_window);
-  std::vector<Pending> pending;
   uint64_t index = 0;
 
-  auto run = [&] {
+  run = [&] {
     if (pending.empty()) return;
     // Longest sources first so each batch pads little; results go back to
     // input order (a record's output does not depend on its batch).

@@ -12,7 +12,7 @@ namespace {
 
 void write_meta(const std::string& path, const nlohmann::json& meta) {
   OutputFile f(path);
-  f.write(meta.dump(2) + "\n");
+  f.write(meta.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   f.commit();
 }
 
@@ -45,11 +45,14 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   meta["sampler"]["mbr"] = opt.sampler.candidates > 1 ? "nltk sentence BLEU-4, smoothing method 4 (DiffuSeq selectBest)"
                                                       : "off";
   meta["sampler"]["sort_window_batches"] = opt.sort_window;
+  meta["sampler"]["idle_flush_ms"] = opt.idle_flush_ms;
   meta["inputs"] = opt.inputs;
   meta["device"] = mo.device;
   meta["threads"] = mo.threads;
   if (!opt.meta_path.empty()) write_meta(opt.meta_path, meta);
-  else if (!opt.quiet) std::fprintf(log, "mds-sample: config %s\n", meta.dump().c_str());
+  else if (!opt.quiet)  // argv and file names need not be UTF-8: shown with U+FFFD
+    std::fprintf(log, "mds-sample: config %s\n",
+                 meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   std::fflush(log);
 
   OutputFile out(opt.output);
@@ -60,6 +63,7 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   so.keep_candidates = opt.keep_candidates;
   so.select = select;
   so.sort_window = opt.sort_window;
+  so.idle_flush_ms = opt.idle_flush_ms;
   if (opt.progress && !opt.quiet)
     so.on_batch = [log](const StreamStats& s) {
       std::fprintf(log, "mds-sample: %llu records, %.1f s\n", static_cast<unsigned long long>(s.records), s.seconds);
@@ -73,6 +77,7 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   stats["records"] = st.records;
   stats["skipped"] = st.skipped;
   stats["skipped_examples"] = st.skipped_examples;
+  stats["idle_batches"] = st.idle_batches;
   stats["sequences"] = ss.rows;
   stats["seconds"] = st.seconds;
   stats["seconds_per_record"] = st.records ? st.seconds / static_cast<double>(st.records) : 0.0;

@@ -43,6 +43,7 @@ struct SampleToolOptions {
   bool skip_bad = false;
   bool keep_candidates = false;
   int sort_window = 1;               // batches read and sorted by source length before generating
+  int idle_flush_ms = 100;           // run a partial batch after the input is idle this long; 0 = off
   std::string meta_path;             // "" = the configuration goes to the log
   bool quiet = false;
   bool progress = false;

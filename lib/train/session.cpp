@@ -157,7 +157,7 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
   const json effective = {{"model", model}, {"train", train_config_to_json(tc)}};
   if (opt.print_config) {
     errno = 0;
-    if (std::fprintf(out, "%s\n", effective.dump(2).c_str()) < 0 || std::fflush(out) != 0)
+    if (std::fprintf(out, "%s\n", effective.dump(2, ' ', false, json::error_handler_t::replace).c_str()) < 0 || std::fflush(out) != 0)
       throw_runtime("<stdout>: write failed: {}", std::strerror(errno != 0 ? errno : EIO));
     result.config_printed = true;
     return result;

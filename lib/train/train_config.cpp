@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/json_text.h"
+#include "io/jsonl.h"
 
 namespace mds::train {
 
@@ -31,7 +32,9 @@ const char* timestep_sampling_name(TimestepSampling s) {
 namespace {
 
 std::string show(const json& v) {
-  std::string s = v.dump();
+  // Replace: a --set string or a key need not be UTF-8 by the time it is
+  // shown, and a message must never fail to print.
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
   if (s.size() > 60) s = s.substr(0, 57) + "...";
   return s;
 }
@@ -267,6 +270,11 @@ void apply_override(json& doc, const std::string& assignment) {
   const size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw_usage("--set {}: expected PATH=VALUE (e.g. train.lr=3e-4)", assignment);
+  // Config text is UTF-8 (JSON); a stray byte would otherwise reach the
+  // checkpoint's metadata, which could then not be written.
+  size_t bad = 0;
+  if (!is_valid_utf8(assignment, &bad))
+    throw_usage("--set {}: invalid UTF-8 at byte {}: expected UTF-8 text", assignment, bad + 1);
   const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
   json value;
   JsonParseError e;

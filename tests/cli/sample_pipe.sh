@@ -4,7 +4,9 @@
 # A tiny model trained on 8 pairs of examples/data/qqp_small.train.jsonl must
 # give them back (ROUGE-L >= 0.9 with dpm++ 10 steps and with ddpm 100 steps;
 # measured 1.0); plus help/man agreement, usage errors (exit 2), a malformed
-# record (exit 3) and results written while the input is still open.
+# record (exit 3), results written while the input is still open, and a slow
+# producer answered record by record (--idle-flush) with the same results as
+# one batch.
 source "$(dirname "$0")/common.bash"
 
 cd "$tmp"
@@ -18,6 +20,7 @@ expect 2 "--model is required" mds-sample
 expect 2 "--bogus" mds-sample -m x.mds --bogus
 expect 2 "--solver" mds-sample -m x.mds --solver euler
 expect 2 "--rounding" mds-sample -m x.mds --rounding maybe
+expect 2 "--idle-flush: expected an integer >= 0, found -1" mds-sample -m x.mds --idle-flush -1
 expect 1 "x.mds" mds-sample -m x.mds
 
 # ---- the pipe ------------------------------------------------------------------
@@ -70,4 +73,37 @@ tail -n 6 pairs.jsonl >&3
 exec 3>&-
 wait "$pid" || fail "streaming mds-sample exited $?"
 [ "$(wc -l <stream.jsonl)" -eq 8 ] || fail "streaming run wrote $(wc -l <stream.jsonl) records"
+# ---- a slow producer: each record is answered once the input goes idle --------
+# (default --batch-size 32 and --idle-flush 100: without the idle flush the
+# first answer would wait for 32 records or the end of the input)
+mkfifo slow.fifo
+mds-sample -m model.mds -q --threads 1 <slow.fifo >slow.jsonl &
+pid=$!
+exec 4>slow.fifo
+for i in 1 2 3; do
+  sed -n "${i}p" pairs.jsonl >&4
+  for _ in $(seq 600); do
+    [ "$(wc -l <slow.jsonl)" -ge "$i" ] && break
+    sleep 0.1
+  done
+  [ "$(wc -l <slow.jsonl)" -eq "$i" ] || fail "record $i was not answered while the input was open"
+done
+tail -n 5 pairs.jsonl >&4
+exec 4>&-
+wait "$pid" || fail "slow-producer mds-sample exited $?"
+# Batched differently (1, 1, 1, 5 records), the same results as one batch of 8.
+cmp slow.jsonl hyp.jsonl || fail "records answered one by one differ from one batch: $(diff slow.jsonl hyp.jsonl)"
+
+# --idle-flush 0: full batches only, so nothing comes out before the input ends.
+mkfifo off.fifo
+mds-sample -m model.mds -q --threads 1 --idle-flush 0 <off.fifo >off.jsonl &
+pid=$!
+exec 4>off.fifo
+head -n 1 pairs.jsonl >&4
+sleep 1
+[ "$(wc -l <off.jsonl)" -eq 0 ] || fail "--idle-flush 0 answered before the batch was full"
+tail -n 7 pairs.jsonl >&4
+exec 4>&-
+wait "$pid" || fail "--idle-flush 0 mds-sample exited $?"
+cmp off.jsonl hyp.jsonl || fail "--idle-flush 0 results differ from the default run"
 echo "ok: dpm++ ROUGE-L $rl, ddpm ROUGE-L $rl2"
