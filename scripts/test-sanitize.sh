@@ -3,7 +3,7 @@
 # (clang, build-asan/, no CUDA), then a short run of every libFuzzer target of
 # tests/fuzz on its seed corpus. Any sanitizer report, test failure or fuzzer
 # finding fails the script; a fuzzer's crashing input is kept in
-# build-asan/fuzz-artifacts/. CI runs it after scripts/test.sh (.ci/run).
+# build-asan/fuzz-artifacts/. Not yet part of CI (.ci/run): issue 14.
 # Usage: scripts/test-sanitize.sh [SECONDS_PER_FUZZER]   (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
