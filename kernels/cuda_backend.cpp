@@ -640,7 +640,7 @@ class CudaBackend final : public Backend {
     cuda::bk::check_index_range(ctx_, index.as<int32_t>(), index.numel(), rows, code, fault());
   }
   void ce_check(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets, const Tensor& w,
-                const char* op);
+                const char* op, FaultCode code);
 
   Context ctx_;
   CudaPrecision precision_;
@@ -835,7 +835,7 @@ void CudaBackend::router_aux_backward(const Tensor& logits, const Tensor& probs,
 constexpr int64_t kCeBlock = 1024;
 
 void CudaBackend::ce_check(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets,
-                           const Tensor& w, const char* op) {
+                           const Tensor& w, const char* op, FaultCode code) {
   const int64_t N = x.rows(), V = E.rows();
   if (E.cols() != x.cols())
     throw_runtime("{}: x {} and embedding {} differ in width", op, shape_string(x.shape()), shape_string(E.shape()));
@@ -844,14 +844,13 @@ void CudaBackend::ce_check(const Tensor& x, const Tensor& E, const Tensor& bias,
   need_numel(w, N, op, "row_weight");
   if (bias.defined()) need_numel(bias, V, op, "bias");
   // On the device; a bad target is reported at the next synchronisation.
-  cuda::bk::check_targets(ctx_, targets.as<int32_t>(), F(w), N, V,
-                          std::string(op) == "tied_ce_forward" ? kFaultCeForward : kFaultCeBackward, fault());
+  cuda::bk::check_targets(ctx_, targets.as<int32_t>(), F(w), N, V, code, fault());
 }
 
 void CudaBackend::tied_ce_forward(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets,
                                   const Tensor& row_weight, Tensor& nll) {
   MDS_OP("tied_ce_forward");
-  ce_check(x, E, bias, targets, row_weight, "tied_ce_forward");
+  ce_check(x, E, bias, targets, row_weight, "tied_ce_forward", kFaultCeForward);
   const int64_t N = x.rows(), d = x.cols(), V = E.rows();
   need_numel(nll, N, "tied_ce_forward", "nll");
   auto logits = ctx_.alloc_n<float>(std::max<int64_t>(1, std::min(N, kCeBlock) * V));
@@ -873,7 +872,7 @@ void CudaBackend::tied_ce_forward(const Tensor& x, const Tensor& E, const Tensor
 void CudaBackend::tied_ce_backward(const Tensor& x, const Tensor& E, const Tensor& bias, const Tensor& targets,
                                    const Tensor& row_weight, Tensor& dx, Tensor& dE, Tensor& dbias) {
   MDS_OP("tied_ce_backward");
-  ce_check(x, E, bias, targets, row_weight, "tied_ce_backward");
+  ce_check(x, E, bias, targets, row_weight, "tied_ce_backward", kFaultCeBackward);
   const int64_t N = x.rows(), d = x.cols(), V = E.rows();
   if (dx.defined()) need_numel(dx, N * d, "tied_ce_backward", "dx");
   if (dE.defined()) need_numel(dE, V * d, "tied_ce_backward", "dE");

@@ -226,10 +226,8 @@ LossTerms DiffusionModel::run(const Batch& batch, const std::vector<int32_t>& ti
       d_prior[r] = c * abar_last;
     }
   }
-  for (int64_t i = 0; i < R; ++i) {
-    const int b = int(region_rows[i] / L);
-    d_nll[i] = grad_scale * weights[b] / (B * double(std::max(count[b], 1))) * config_.rounding_weight;
-  }
+  // A region row's rounding seed is its MSE seed times the rounding weight.
+  for (int64_t i = 0; i < R; ++i) d_nll[i] = d_msq[region_rows[i]] * config_.rounding_weight;
   Tensor df = be_->alloc({N, d}), dtarget = be_->alloc({N, d}), dx0 = be_->alloc({N, d}), de = be_->alloc({N, d});
   be_->row_sq_diff_backward(f, target, row_tensor(d_msq), df, dtarget);
   Tensor dxt = net_.backward(params_, prep.in, cache, df, grad_scale);
