@@ -8,7 +8,7 @@ the run's phases when a memory trace is given. Then sample outputs beside
 their references.
 
 Usage: scripts/results-table.py OUT [--phases phases.log --memory mem.csv]
-                                [--samples RUN --count 3 --words 60]
+                                [--samples RUN ... --count 3 --words 60]
 
 phases.log lines are "UNIX_SECONDS phase-name [run]"; mem.csv is nvidia-smi's
 `--query-gpu=timestamp,memory.used --format=csv,noheader -lms 1000` trace."""
@@ -25,13 +25,27 @@ def load_jsonl(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def yardstick_summary(log_path):
+    """torch_train_reference.py's last stderr line: steps, train_s, tokens, sample_s, examples."""
+    last = {}
+    for line in open(log_path, encoding="utf-8"):
+        line = line.strip()
+        if line.startswith("{") and '"train_s"' in line:
+            last = json.loads(line)
+    if not last:
+        return {}
+    return {"steps": last["steps"], "tokens_per_s": last["tokens"] / last["train_s"],
+            "seconds_per_doc": last["sample_s"] / max(last["examples"], 1)}
+
+
 def training_summary(log_path):
     if not os.path.exists(log_path):
-        return {}
+        other = log_path[: -len(".log.jsonl")] + ".log"
+        return yardstick_summary(other) if os.path.exists(other) else {}
     rows = load_jsonl(log_path)
     train = [r for r in rows if r.get("type") == "train"]
     valid = [r for r in rows if r.get("type") == "valid"]
-    end = next((r for r in rows if r.get("type") == "end"), {})
+    end = next((r for r in rows if r.get("type") in ("end", "interrupted")), {})
     out = {"steps": train[-1]["step"] if train else 0}
     # The first interval holds start-up (and compilation of nothing, but cuBLAS
     # and pool warm-up): leave it out of the rate when there are others.
@@ -47,7 +61,8 @@ def training_summary(log_path):
 
 def peak_memory(phases_path, memory_path):
     """Peak MiB per run name: the maximum of the trace between the run's
-    'train NAME' phase and the next phase that is not 'sample NAME'."""
+    'train NAME' phase (or 'torch', the yardstick) and the next phase that is
+    not 'sample NAME'."""
     if not (phases_path and memory_path and os.path.exists(phases_path) and os.path.exists(memory_path)):
         return {}
     phases = []
@@ -64,7 +79,9 @@ def peak_memory(phases_path, memory_path):
         trace.append((when.timestamp(), int(parts[1].split()[0])))
     peaks = {}
     for i, (t0, kind, name) in enumerate(phases):
-        if kind != "train":
+        if kind == "torch":  # the yardstick's phase: training and sampling in one
+            name = "torch"
+        elif kind != "train":
             continue
         t1 = next((t for t, k, n in phases[i + 1:] if not (k == "sample" and n == name)), float("inf"))
         used = [m for t, m in trace if t0 <= t < t1]
@@ -78,7 +95,7 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--phases")
     ap.add_argument("--memory")
-    ap.add_argument("--samples", help="run whose outputs are shown beside the references")
+    ap.add_argument("--samples", action="append", help="run whose outputs are shown beside the references")
     ap.add_argument("--count", type=int, default=3)
     ap.add_argument("--words", type=int, default=60)
     a = ap.parse_args()
@@ -91,7 +108,7 @@ def main():
         m = json.load(open(path))["mean"]
         t = training_summary(os.path.join(a.out, model + ".log.jsonl"))
         meta = os.path.join(a.out, run + ".sample.json")
-        spd = json.load(open(meta))["stats"]["seconds_per_record"] if os.path.exists(meta) else None
+        spd = json.load(open(meta))["stats"]["seconds_per_record"] if os.path.exists(meta) else t.get("seconds_per_doc")
         cells = [run, str(t.get("steps", "")),
                  f"{t['tokens_per_s']:,.0f}" if "tokens_per_s" in t else "",
                  f"{t['valid_loss']:.4f}" if "valid_loss" in t else ""]
@@ -99,12 +116,12 @@ def main():
         cells.append(f"{spd:.3f}" if spd is not None else "")
         cells.append(f"{peaks[model] / 1024:.1f}" if model in peaks else "")
         print("| " + " | ".join(cells) + " |")
-    if a.samples:
-        hyp = load_jsonl(os.path.join(a.out, a.samples + ".hyp.jsonl"))
-        print(f"\nSample outputs of `{a.samples}` (first {a.words} words):\n")
+    for run in a.samples or []:
+        hyp = load_jsonl(os.path.join(a.out, run + ".hyp.jsonl"))
+        print(f"\nSample outputs of `{run}` (first {a.words} words):\n")
         for i, r in enumerate(hyp[: a.count]):
             cut = lambda s: " ".join(s.split()[: a.words]) + (" …" if len(s.split()) > a.words else "")
-            print(f"{i + 1}. **reference**: {cut(r['trg'])}\n   **mds**: {cut(r['hyp'])}\n")
+            print(f"{i + 1}. **reference**: {cut(r['trg'])}\n   **output**: {cut(r['hyp']) or '(empty)'}\n")
     return 0
 
 
