@@ -231,6 +231,19 @@ class CudaBackend final : public Backend {
     synchronize();
     return out;
   }
+  double sum_squares_total(const std::vector<const Tensor*>& xs) override {
+    MDS_OP("sum_squares_total");
+    if (xs.empty()) return 0.0;
+    auto buf = ctx_.alloc_n<double>(xs.size());
+    for (size_t i = 0; i < xs.size(); ++i)
+      cuda::sum_squares(ctx_, F(*xs[i]), size_t(xs[i]->numel()), buf.as<double>() + i);
+    std::vector<double> parts(xs.size());
+    ctx_.download(parts.data(), buf.data(), parts.size() * sizeof(double));
+    synchronize();
+    double s = 0;
+    for (double part : parts) s += part;  // the order of the per-tensor loop
+    return s;
+  }
   void activation_forward(Activation act, const Tensor& x, Tensor& y) override {
     MDS_OP("activation_forward");
     need_numel(y, x.numel(), "activation_forward", "y");

@@ -445,6 +445,24 @@ TEST_F(OpTest, LongColumnReductions) {
   expect_close(dm, 1e-5, "row_combine dm (1000 rows)");
 }
 
+// The gradient norm's one-synchronisation sum: bit-identical to the loop of
+// sum_squares on the same backend (same per-tensor partials, added in order),
+// and the CPU's within float rounding of the partial sums.
+TEST_F(OpTest, SumSquaresTotalEqualsTheLoop) {
+  std::vector<Pair> xs;
+  for (int64_t n : {1, 7, 4096, 100003, 262144}) xs.push_back(rnd({n}));
+  std::vector<const Tensor*> cs, gs;
+  double loop_c = 0, loop_g = 0;
+  for (auto& p : xs) {
+    cs.push_back(&p.c), gs.push_back(&p.g);
+    loop_c += cpu_->sum_squares(p.c), loop_g += gpu_->sum_squares(p.g);
+  }
+  EXPECT_EQ(gpu_->sum_squares_total(gs), loop_g);
+  EXPECT_EQ(cpu_->sum_squares_total(cs), loop_c);
+  EXPECT_NEAR(gpu_->sum_squares_total(gs), loop_c, 1e-9 * loop_c);
+  EXPECT_EQ(gpu_->sum_squares_total({}), 0.0);
+}
+
 // Head widths the kernel does not have (24, 48) are zero-padded to 32 / 64;
 // the result must be the CPU's attention within bf16 rounding, globals and
 // batch padding included.

@@ -103,6 +103,13 @@ class Backend {
   virtual void axpy(double alpha, const Tensor& x, Tensor& y) = 0;      // y += alpha x
   virtual void scale(Tensor& x, double alpha) = 0;
   virtual double sum_squares(const Tensor& x) = 0;  // non-finite if any element is
+  // sum over xs of sum_squares(x), added in order (so equal to the loop): one
+  // host synchronisation for all of them on a device backend (the gradient norm).
+  virtual double sum_squares_total(const std::vector<const Tensor*>& xs) {
+    double s = 0;
+    for (const Tensor* x : xs) s += sum_squares(*x);
+    return s;
+  }
   virtual void activation_forward(Activation act, const Tensor& x, Tensor& y) = 0;
   virtual void activation_backward(Activation act, const Tensor& x, const Tensor& y, const Tensor& dy,
                                    Tensor& dx) = 0;

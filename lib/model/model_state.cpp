@@ -17,8 +17,9 @@ void DiffusionModel::zero_grad() {
 }
 
 double DiffusionModel::grad_norm(bool* all_finite) {
-  double s = 0;
-  for (auto& p : params_.all()) s += be_->sum_squares(p.grad);
+  std::vector<const Tensor*> grads;
+  for (auto& p : params_.all()) grads.push_back(&p.grad);
+  const double s = be_->sum_squares_total(grads);
   if (all_finite) *all_finite = std::isfinite(s);
   return std::sqrt(s);
 }
