@@ -21,7 +21,9 @@ void axpy(Context& ctx, float alpha, const float* x, float* y, int64_t n);
 void scale(Context& ctx, float* x, float alpha, int64_t n);
 // act: 0 tanh, 1 silu, 2 gelu (erf form)
 void activation_forward(Context& ctx, int act, const float* x, float* y, int64_t n);
-void activation_backward(Context& ctx, int act, const float* x, const float* y, const float* dy, float* dx, int64_t n);
+// add: dx += dy·act'(x); otherwise dx is overwritten (and not read).
+void activation_backward(Context& ctx, int act, const float* x, const float* y, const float* dy, float* dx, int64_t n,
+                         bool add);
 // Rows ("groups") of d values to bf16 rows of dp >= d values, zero-padded, and
 // back (overwriting or adding): attention heads widened to a kernel width.
 void f32_to_bf16_padded(Context& ctx, const float* x, bf16* y, int64_t groups, int d, int dp);

@@ -27,7 +27,8 @@ __global__ void act_fwd_k(int act, const float* x, float* y, int64_t n) {
     else y[i] = 0.5f * v * (1.f + erff(v * 0.70710678118654752440f));
   }
 }
-__global__ void act_bwd_k(int act, const float* x, const float* y, const float* dy, float* dx, int64_t n) {
+// add: dx += dy·act'; else dx = dy·act' without reading dx (it may be uninitialised).
+__global__ void act_bwd_k(int act, const float* x, const float* y, const float* dy, float* dx, int64_t n, bool add) {
   GRID_STRIDE(i, n) {
     const float v = x[i];
     float d;
@@ -38,7 +39,7 @@ __global__ void act_bwd_k(int act, const float* x, const float* y, const float* 
     } else {
       d = 0.5f * (1.f + erff(v * 0.70710678118654752440f)) + v * 0.39894228040143267794f * expf(-0.5f * v * v);
     }
-    dx[i] += dy[i] * d;
+    dx[i] = add ? dx[i] + dy[i] * d : dy[i] * d;
   }
 }
 __global__ void bias_rows_k(float* y, const float* b, int64_t rows, int64_t cols) {
@@ -80,8 +81,9 @@ void add(Context& ctx, const float* a, const float* b, float* y, int64_t n) { LA
 void axpy(Context& ctx, float alpha, const float* x, float* y, int64_t n) { LAUNCH(axpy_k, n, alpha, x, y, n); }
 void scale(Context& ctx, float* x, float alpha, int64_t n) { LAUNCH(scale_k, n, x, alpha, n); }
 void activation_forward(Context& ctx, int act, const float* x, float* y, int64_t n) { LAUNCH(act_fwd_k, n, act, x, y, n); }
-void activation_backward(Context& ctx, int act, const float* x, const float* y, const float* dy, float* dx, int64_t n) {
-  LAUNCH(act_bwd_k, n, act, x, y, dy, dx, n);
+void activation_backward(Context& ctx, int act, const float* x, const float* y, const float* dy, float* dx, int64_t n,
+                         bool add) {
+  LAUNCH(act_bwd_k, n, act, x, y, dy, dx, n, add);
 }
 void f32_to_bf16_padded(Context& ctx, const float* x, bf16* y, int64_t groups, int d, int dp) {
   LAUNCH(to_bf16_padded_k, groups * dp, x, y, groups, d, dp);

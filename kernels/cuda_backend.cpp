@@ -249,11 +249,12 @@ class CudaBackend final : public Backend {
     need_numel(y, x.numel(), "activation_forward", "y");
     cuda::bk::activation_forward(ctx_, act_code(act), F(x), F(y), x.numel());
   }
-  void activation_backward(Activation act, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override {
+  void activation_backward(Activation act, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                           GradMode dx_mode) override {
     MDS_OP("activation_backward");
     need_numel(dy, x.numel(), "activation_backward", "dy");
     need_numel(dx, x.numel(), "activation_backward", "dx");
-    cuda::bk::activation_backward(ctx_, act_code(act), F(x), F(y), F(dy), F(dx), x.numel());
+    cuda::bk::activation_backward(ctx_, act_code(act), F(x), F(y), F(dy), F(dx), x.numel(), dx_mode == GradMode::add);
   }
 
   void gemm(bool ta, bool tb, double alpha, const Tensor& A, const Tensor& B, double beta, Tensor& C) override {
@@ -328,12 +329,14 @@ class CudaBackend final : public Backend {
     }
   }
   void grouped_linear_backward(const Tensor& x, const Tensor& W, const Tensor& dy, const std::vector<int64_t>& offsets,
-                               Tensor& dx, Tensor& dW, Tensor& db) override {
+                               Tensor& dx, Tensor& dW, Tensor& db, GradMode dx_mode) override {
     MDS_OP("grouped_linear_backward");
     const int64_t E = W.dim(0), out = W.dim(1), in = W.dim(2), S = x.numel() / std::max<int64_t>(in, 1);
     check_offsets(offsets, E, S, "grouped_linear_backward");
     need_numel(dy, S * out, "grouped_linear_backward", "dy");
     const bool b16 = cast_operands(S, in, out);
+    // beta 0 overwrites dx without reading it (cuBLAS does not read C then).
+    const float dx_beta = dx_mode == GradMode::add ? 1.f : 0.f;
     cuda::DeviceBuffer dy16, W16, x16;
     if (b16) {
       dy16 = bf16_copy(F(dy), S * out);
@@ -347,13 +350,14 @@ class CudaBackend final : public Backend {
       if (b16) {
         const cuda::bf16* dye16 = dy16.as<cuda::bf16>() + r0 * out;
         if (dx.defined())
-          gemm16(false, false, rows, in, out, 1.f, dye16, out, W16.as<cuda::bf16>() + e * out * in, in, 1.f,
+          gemm16(false, false, rows, in, out, 1.f, dye16, out, W16.as<cuda::bf16>() + e * out * in, in, dx_beta,
                  F(dx) + r0 * in, in);
         if (dW.defined())
           gemm16(true, false, out, in, rows, 1.f, dye16, out, x16.as<cuda::bf16>() + r0 * in, in, 1.f,
                  F(dW) + e * out * in, in);
       } else {
-        if (dx.defined()) sgemm(false, false, rows, in, out, 1.f, dye, out, F(W) + e * out * in, in, 1.f, F(dx) + r0 * in, in);
+        if (dx.defined())
+          sgemm(false, false, rows, in, out, 1.f, dye, out, F(W) + e * out * in, in, dx_beta, F(dx) + r0 * in, in);
         if (dW.defined()) sgemm(true, false, out, in, rows, 1.f, dye, out, F(x) + r0 * in, in, 1.f, F(dW) + e * out * in, in);
       }
       if (db.defined()) cuda::bk::add_column_sums(ctx_, dye, rows, out, F(db) + e * out);

@@ -123,11 +123,16 @@ TEST_F(OpTest, DenseAndNormalisation) {
   gpu_->grouped_linear_forward(x.g, Wg.g, bg.g, off, yg.g);
   expect_close(yg, 1e-5, "grouped_linear_forward");
   auto dyg = rnd({33, 16}), dxg = zeros({33, 40}), dWg = zeros({3, 16, 40}), dbg = zeros({3, 16});
-  cpu_->grouped_linear_backward(x.c, Wg.c, dyg.c, off, dxg.c, dWg.c, dbg.c);
-  gpu_->grouped_linear_backward(x.g, Wg.g, dyg.g, off, dxg.g, dWg.g, dbg.g);
+  cpu_->grouped_linear_backward(x.c, Wg.c, dyg.c, off, dxg.c, dWg.c, dbg.c, GradMode::add);
+  gpu_->grouped_linear_backward(x.g, Wg.g, dyg.g, off, dxg.g, dWg.g, dbg.g, GradMode::add);
   expect_close(dxg, 1e-5, "grouped dx");
   expect_close(dWg, 1e-5, "grouped dW");
   expect_close(dbg, 1e-5, "grouped db");
+  Pair dxo{cpu_->alloc_uninit({33, 40}), gpu_->alloc_uninit({33, 40})};
+  cpu_->grouped_linear_backward(x.c, Wg.c, dyg.c, off, dxo.c, dWg.c, dbg.c, GradMode::overwrite);
+  gpu_->grouped_linear_backward(x.g, Wg.g, dyg.g, off, dxo.g, dWg.g, dbg.g, GradMode::overwrite);
+  expect_close(dxo, 1e-5, "grouped dx (overwrite)");
+  expect_close(dWg, 1e-5, "grouped dW (added twice)");
 
   auto g = rnd({40}), be = rnd({40}), yl = zeros({33, 40}), mu = zeros({33}), rs = zeros({33});
   cpu_->layer_norm_forward(x.c, g.c, be.c, 1e-5, yl.c, mu.c, rs.c);
@@ -155,9 +160,13 @@ TEST_F(OpTest, DenseAndNormalisation) {
     cpu_->activation_forward(act, x.c, ya.c);
     gpu_->activation_forward(act, x.g, ya.g);
     expect_close(ya, 1e-5, "activation");
-    cpu_->activation_backward(act, x.c, ya.c, dyl.c, dxa.c);
-    gpu_->activation_backward(act, x.g, ya.g, dyl.g, dxa.g);
+    cpu_->activation_backward(act, x.c, ya.c, dyl.c, dxa.c, GradMode::add);
+    gpu_->activation_backward(act, x.g, ya.g, dyl.g, dxa.g, GradMode::add);
     expect_close(dxa, 1e-5, "activation backward");
+    Pair dxo{cpu_->alloc_uninit({33, 40}), gpu_->alloc_uninit({33, 40})};
+    cpu_->activation_backward(act, x.c, ya.c, dyl.c, dxo.c, GradMode::overwrite);
+    gpu_->activation_backward(act, x.g, ya.g, dyl.g, dxo.g, GradMode::overwrite);
+    expect_close(dxo, 1e-5, "activation backward (overwrite)");
   }
   EXPECT_NEAR(gpu_->sum_squares(x.g), cpu_->sum_squares(x.c), 1e-6 * cpu_->sum_squares(x.c));
 }
@@ -545,8 +554,8 @@ TEST_P(CudaBf16, ProductsMatchCpuToBf16Precision) {
   gpu->grouped_linear_forward(x.g, Wg.g, bg.g, off, yg.g);
   close(yg, "grouped_linear_forward");
   auto dyg = both({300, 128}), dxg = both({300, 256}), dWg = both({4, 128, 256}), dbg = both({4, 128});
-  cpu->grouped_linear_backward(x.c, Wg.c, dyg.c, off, dxg.c, dWg.c, dbg.c);
-  gpu->grouped_linear_backward(x.g, Wg.g, dyg.g, off, dxg.g, dWg.g, dbg.g);
+  cpu->grouped_linear_backward(x.c, Wg.c, dyg.c, off, dxg.c, dWg.c, dbg.c, GradMode::add);
+  gpu->grouped_linear_backward(x.g, Wg.g, dyg.g, off, dxg.g, dWg.g, dbg.g, GradMode::add);
   close(dxg, "grouped_linear dx");
   close(dWg, "grouped_linear dW");
 }

@@ -97,10 +97,20 @@ TEST_F(OpsBasic, GroupedLinearGradientsWithEmptyExpert) {
     }
   }
   Tensor dy = make_real(*be, {7, 5}, r), dx = be->alloc({7, 4}), dW = be->alloc({3, 5, 4}), db = be->alloc({3, 5});
-  be->grouped_linear_backward(x, W, dy, offsets, dx, dW, db);
+  be->grouped_linear_backward(x, W, dy, offsets, dx, dW, db, GradMode::add);
   EXPECT_GRAD_OK(check_gradient(*be, x, host(*be, dx), loss), kTol);
   EXPECT_GRAD_OK(check_gradient(*be, W, host(*be, dW), loss), kTol);
   EXPECT_GRAD_OK(check_gradient(*be, b, host(*be, db), loss), kTol);
+  // Overwriting an uninitialised (NaN-poisoned) dx gives exactly what adding
+  // into zeros gives; dW and db still add.
+  Tensor dx_over = be->alloc_uninit({7, 4});
+  be->grouped_linear_backward(x, W, dy, offsets, dx_over, dW, db, GradMode::overwrite);
+  EXPECT_EQ(host(*be, dx_over), host(*be, dx));
+  const auto hdW1 = host(*be, dW);
+  Tensor dW_once = be->alloc({3, 5, 4}), db_once = be->alloc({3, 5}), dx_add = be->alloc({7, 4});
+  be->grouped_linear_backward(x, W, dy, offsets, dx_add, dW_once, db_once, GradMode::add);
+  const auto once = host(*be, dW_once);
+  for (size_t i = 0; i < once.size(); ++i) EXPECT_NEAR(hdW1[i], 2 * once[i], 1e-12) << "dW adds in overwrite mode";
 }
 
 TEST_F(OpsBasic, ActivationGradients) {
@@ -113,8 +123,15 @@ TEST_F(OpsBasic, ActivationGradients) {
     };
     loss();
     Tensor dy = make_real(*be, {5, 6}, r), dx = be->alloc({5, 6});
-    be->activation_backward(act, x, y, dy, dx);
+    be->activation_backward(act, x, y, dy, dx, GradMode::add);
     EXPECT_GRAD_OK(check_gradient(*be, x, host(*be, dx), loss), kTol);
+    loss();  // the gradient check leaves y at its last perturbed x; tanh's backward reads y
+    Tensor dx_over = be->alloc_uninit({5, 6});  // NaN-poisoned: must not be read
+    be->activation_backward(act, x, y, dy, dx_over, GradMode::overwrite);
+    EXPECT_EQ(host(*be, dx_over), host(*be, dx));
+    be->activation_backward(act, x, y, dy, dx, GradMode::add);  // adds: twice the gradient
+    const auto once = host(*be, dx_over), twice = host(*be, dx);
+    for (size_t i = 0; i < once.size(); ++i) EXPECT_NEAR(twice[i], 2 * once[i], 1e-12);
   }
   // GELU is the exact erf form: gelu(1) = 0.5 (1 + erf(1/sqrt 2)).
   Tensor x = make_real(*be, {1}, {1.0}), y = be->alloc({1});

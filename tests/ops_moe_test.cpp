@@ -187,9 +187,9 @@ TEST_F(OpsMoe, RoutedExpertFfnGradients) {
     Tensor dW1 = be->alloc({E, F, H}), db1 = be->alloc({E, F}), dW2 = be->alloc({E, H, F}), db2 = be->alloc({E, H});
     Tensor dprobs = be->alloc({N, E}), dlogits = be->alloc({N, E}), dWr = be->alloc({E, H}), none;
     be->moe_combine_backward(a.yp, a.gates, a.d, dout, dyp, dgates);
-    be->grouped_linear_backward(a.hact, W2, dyp, a.d.offsets, dhact, dW2, db2);
-    be->activation_backward(Activation::gelu, a.hpre, a.hact, dhact, dhpre);
-    be->grouped_linear_backward(a.xp, W1, dhpre, a.d.offsets, dxp, dW1, db1);
+    be->grouped_linear_backward(a.hact, W2, dyp, a.d.offsets, dhact, dW2, db2, GradMode::add);
+    be->activation_backward(Activation::gelu, a.hpre, a.hact, dhact, dhpre, GradMode::add);
+    be->grouped_linear_backward(a.xp, W1, dhpre, a.d.offsets, dxp, dW1, db1, GradMode::add);
     be->scatter_add_rows(dxp, a.d.slot_token, dx);
     be->topk_gates_backward(a.probs, a.idx, true, dgates, dprobs);
     be->softmax_backward(a.probs, dprobs, dlogits);

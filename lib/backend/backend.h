@@ -23,6 +23,12 @@ namespace mds {
 
 enum class Activation { tanh, silu, gelu };
 
+// How a backward operation writes a gradient output. Backward operations add
+// into their outputs (+=), so gradients from several paths sum; `overwrite`
+// is for an output that no other path feeds: the operation writes every
+// element, so the tensor may come from alloc_uninit and needs no zero fill.
+enum class GradMode { add, overwrite };
+
 // Shape of one sliding-window + global attention call. Query i of head h sees
 // key j iff valid[j] and (i global, or j global, or j = i + k*dilation[h]
 // with |k| <= window). window >= seq_len gives dense attention.
@@ -111,8 +117,9 @@ class Backend {
     return s;
   }
   virtual void activation_forward(Activation act, const Tensor& x, Tensor& y) = 0;
-  virtual void activation_backward(Activation act, const Tensor& x, const Tensor& y, const Tensor& dy,
-                                   Tensor& dx) = 0;
+  // dx (+)= dy * act'(x) (tanh reads y = tanh(x) instead of x).
+  virtual void activation_backward(Activation act, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                                   GradMode dx_mode) = 0;
 
   // ---- matrix products ------------------------------------------------------------
   // C = alpha op(A) op(B) + beta C on the [rows, cols] views.
@@ -126,9 +133,11 @@ class Backend {
   // W[e] ([E,out,in]) and b[e] ([E,out]).
   virtual void grouped_linear_forward(const Tensor& x, const Tensor& W, const Tensor& b,
                                       const std::vector<int64_t>& offsets, Tensor& y) = 0;
+  // dx (+)= dy W per expert, as dx_mode says; dW and db always add (they are
+  // parameter gradients, summed over layers' calls and micro-batches).
   virtual void grouped_linear_backward(const Tensor& x, const Tensor& W, const Tensor& dy,
-                                       const std::vector<int64_t>& offsets, Tensor& dx, Tensor& dW,
-                                       Tensor& db) = 0;
+                                       const std::vector<int64_t>& offsets, Tensor& dx, Tensor& dW, Tensor& db,
+                                       GradMode dx_mode) = 0;
 
   // ---- normalisation, softmax --------------------------------------------------------
   // mean/rstd: [rows] saved for the backward.

@@ -42,22 +42,26 @@ void activation_forward(const Context& ctx, Activation act, const Tensor& x, Ten
 
 template <typename T>
 void activation_backward(const Context& ctx, Activation act, const Tensor& x, const Tensor& y, const Tensor& dy,
-                         Tensor& dx) {
+                         Tensor& dx, GradMode dx_mode) {
   check_type(x, ElemType::real, "activation_backward", "x");
   check_numel(y, x.numel(), "activation_backward", "y");
   check_numel(dy, x.numel(), "activation_backward", "dy");
   check_numel(dx, x.numel(), "activation_backward", "dx");
   const T *px = x.as<T>(), *py = y.as<T>(), *pdy = dy.as<T>();
   T* pdx = dx.as<T>();
+  // Overwrite assigns instead of adding to a zero, so an uninitialised
+  // (on the CPU, NaN-poisoned) dx is never read.
+  const bool add = dx_mode == GradMode::add;
+  auto put = [add](T& out, T v) { out = add ? out + v : v; };
   ctx.parallel_for(x.numel(), kGrain, [&](int64_t s, int64_t e) {
     switch (act) {
       case Activation::tanh:
-        for (int64_t i = s; i < e; ++i) pdx[i] += pdy[i] * (T(1) - py[i] * py[i]);
+        for (int64_t i = s; i < e; ++i) put(pdx[i], pdy[i] * (T(1) - py[i] * py[i]));
         break;
       case Activation::silu:
         for (int64_t i = s; i < e; ++i) {
           const T sg = sigmoid(px[i]);
-          pdx[i] += pdy[i] * sg * (T(1) + px[i] * (T(1) - sg));
+          put(pdx[i], pdy[i] * sg * (T(1) + px[i] * (T(1) - sg)));
         }
         break;
       case Activation::gelu:
@@ -65,7 +69,7 @@ void activation_backward(const Context& ctx, Activation act, const Tensor& x, co
         for (int64_t i = s; i < e; ++i) {
           const T cdf = T(0.5) * (T(1) + std::erf(px[i] * T(kInvSqrt2)));
           const T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * px[i] * px[i]);
-          pdx[i] += pdy[i] * (cdf + px[i] * pdf);
+          put(pdx[i], pdy[i] * (cdf + px[i] * pdf));
         }
         break;
     }
@@ -75,7 +79,7 @@ void activation_backward(const Context& ctx, Activation act, const Tensor& x, co
 #define MDS_INSTANTIATE(T)                                                                              \
   template void activation_forward<T>(const Context&, Activation, const Tensor&, Tensor&);              \
   template void activation_backward<T>(const Context&, Activation, const Tensor&, const Tensor&, const Tensor&, \
-                                       Tensor&);
+                                       Tensor&, GradMode);
 MDS_INSTANTIATE(float)
 MDS_INSTANTIATE(double)
 #undef MDS_INSTANTIATE

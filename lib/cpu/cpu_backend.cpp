@@ -78,8 +78,9 @@ class CpuBackend final : public Backend {
   void activation_forward(Activation act, const Tensor& x, Tensor& y) override {
     cpu::activation_forward<T>(ctx_, act, x, y);
   }
-  void activation_backward(Activation act, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx) override {
-    cpu::activation_backward<T>(ctx_, act, x, y, dy, dx);
+  void activation_backward(Activation act, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                           GradMode dx_mode) override {
+    cpu::activation_backward<T>(ctx_, act, x, y, dy, dx, dx_mode);
   }
 
   void gemm(bool ta, bool tb, double alpha, const Tensor& A, const Tensor& B, double beta, Tensor& C) override {
@@ -97,8 +98,8 @@ class CpuBackend final : public Backend {
     cpu::grouped_linear_forward<T>(ctx_, x, W, b, offsets, y);
   }
   void grouped_linear_backward(const Tensor& x, const Tensor& W, const Tensor& dy, const std::vector<int64_t>& offsets,
-                               Tensor& dx, Tensor& dW, Tensor& db) override {
-    cpu::grouped_linear_backward<T>(ctx_, x, W, dy, offsets, dx, dW, db);
+                               Tensor& dx, Tensor& dW, Tensor& db, GradMode dx_mode) override {
+    cpu::grouped_linear_backward<T>(ctx_, x, W, dy, offsets, dx, dW, db, dx_mode);
   }
 
   void layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, Tensor& y,

@@ -77,7 +77,8 @@ void grouped_linear_forward(const Context& ctx, const Tensor& x, const Tensor& W
 
 template <typename T>
 void grouped_linear_backward(const Context& ctx, const Tensor& x, const Tensor& W, const Tensor& dy,
-                             const std::vector<int64_t>& offsets, Tensor& dx, Tensor& dW, Tensor& db) {
+                             const std::vector<int64_t>& offsets, Tensor& dx, Tensor& dW, Tensor& db,
+                             GradMode dx_mode) {
   const int64_t E = W.dim(0), out = W.dim(1), in = W.dim(2), S = x.numel() / std::max<int64_t>(in, 1);
   check_offsets(offsets, E, S, "grouped_linear_backward");
   check_numel(dy, S * out, "grouped_linear_backward", "dy");
@@ -86,8 +87,8 @@ void grouped_linear_backward(const Context& ctx, const Tensor& x, const Tensor& 
     if (rows == 0) continue;
     const T* dye = dy.as<T>() + r0 * out;
     if (dx.defined())
-      gemm_raw<T>(ctx, false, false, rows, in, out, T(1), dye, out, W.as<T>() + e * out * in, in, T(1),
-                  dx.as<T>() + r0 * in, in);
+      gemm_raw<T>(ctx, false, false, rows, in, out, T(1), dye, out, W.as<T>() + e * out * in, in,
+                  dx_mode == GradMode::add ? T(1) : T(0), dx.as<T>() + r0 * in, in);
     if (dW.defined())
       gemm_raw<T>(ctx, true, false, out, in, rows, T(1), dye, out, x.as<T>() + r0 * in, in, T(1),
                   dW.as<T>() + e * out * in, in);
@@ -102,7 +103,7 @@ void grouped_linear_backward(const Context& ctx, const Tensor& x, const Tensor& 
   template void grouped_linear_forward<T>(const Context&, const Tensor&, const Tensor&, const Tensor&,          \
                                           const std::vector<int64_t>&, Tensor&);                                \
   template void grouped_linear_backward<T>(const Context&, const Tensor&, const Tensor&, const Tensor&,         \
-                                           const std::vector<int64_t>&, Tensor&, Tensor&, Tensor&);
+                                           const std::vector<int64_t>&, Tensor&, Tensor&, Tensor&, GradMode);
 MDS_INSTANTIATE(float)
 MDS_INSTANTIATE(double)
 #undef MDS_INSTANTIATE

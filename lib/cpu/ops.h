@@ -49,7 +49,7 @@ template <typename T> double sum_squares(const Context& ctx, const Tensor& x);
 template <typename T> void activation_forward(const Context& ctx, Activation act, const Tensor& x, Tensor& y);
 template <typename T>
 void activation_backward(const Context& ctx, Activation act, const Tensor& x, const Tensor& y, const Tensor& dy,
-                         Tensor& dx);
+                         Tensor& dx, GradMode dx_mode);
 
 // linear.cpp
 template <typename T> void linear_forward(const Context& ctx, const Tensor& x, const Tensor& W, const Tensor& b, Tensor& y);
@@ -61,7 +61,8 @@ void grouped_linear_forward(const Context& ctx, const Tensor& x, const Tensor& W
                             const std::vector<int64_t>& offsets, Tensor& y);
 template <typename T>
 void grouped_linear_backward(const Context& ctx, const Tensor& x, const Tensor& W, const Tensor& dy,
-                             const std::vector<int64_t>& offsets, Tensor& dx, Tensor& dW, Tensor& db);
+                             const std::vector<int64_t>& offsets, Tensor& dx, Tensor& dW, Tensor& db,
+                             GradMode dx_mode);
 
 // layer_norm.cpp
 template <typename T>

@@ -43,9 +43,11 @@ Tensor Network::forward(const ParamStore& p, bool ema, const StepInputs& in, con
 
 Tensor Network::backward(ParamStore& p, const StepInputs& in, NetworkCache& k, const Tensor& dout, double aux_scale) {
   const int64_t N = int64_t(in.batch) * in.seq_len, H = c_.hidden_dim;
-  Tensor ddown_act = be_.alloc({N, H}), ddown_pre = be_.alloc({N, H}), dh = be_.alloc({N, H});
+  // Gradients that only one operation feeds are overwritten (no zero fill);
+  // the ones linear_grad adds into start from zero.
+  Tensor ddown_act = be_.alloc({N, H}), ddown_pre = be_.alloc_uninit({N, H}), dh = be_.alloc({N, H});
   linear_grad(p, ids_.down2, k.down_act, dout, ddown_act);
-  be_.activation_backward(Activation::tanh, k.down_pre, k.down_act, ddown_act, ddown_pre);
+  be_.activation_backward(Activation::tanh, k.down_pre, k.down_act, ddown_act, ddown_pre, GradMode::overwrite);
   linear_grad(p, ids_.down1, k.down_in, ddown_pre, dh);
   for (int i = c_.layers - 1; i >= 0; --i) {
     const LayerIds& l = ids_.layers[i];
@@ -58,13 +60,13 @@ Tensor Network::backward(ParamStore& p, const StepInputs& in, NetworkCache& k, c
   Tensor dtime = be_.alloc({in.batch, H});
   be_.add_position_time_backward(dsum, in.batch, in.seq_len, p.at(ids_.position).grad, dtime);
   // d up = d sum (the sum is linear in the up-projection).
-  Tensor dup_act = be_.alloc({N, H}), dup_pre = be_.alloc({N, H}), dx = be_.alloc({N, c_.embed_dim});
+  Tensor dup_act = be_.alloc({N, H}), dup_pre = be_.alloc_uninit({N, H}), dx = be_.alloc({N, c_.embed_dim});
   linear_grad(p, ids_.up2, k.up_act, dsum, dup_act);
-  be_.activation_backward(Activation::tanh, k.up_pre, k.up_act, dup_act, dup_pre);
+  be_.activation_backward(Activation::tanh, k.up_pre, k.up_act, dup_act, dup_pre, GradMode::overwrite);
   linear_grad(p, ids_.up1, k.x_t, dup_pre, dx);
-  Tensor dtime_act = be_.alloc(k.time_act.shape()), dtime_pre = be_.alloc(k.time_pre.shape()), none;
+  Tensor dtime_act = be_.alloc(k.time_act.shape()), dtime_pre = be_.alloc_uninit(k.time_pre.shape()), none;
   linear_grad(p, ids_.time2, k.time_act, dtime, dtime_act);
-  be_.activation_backward(Activation::silu, k.time_pre, k.time_act, dtime_act, dtime_pre);
+  be_.activation_backward(Activation::silu, k.time_pre, k.time_act, dtime_act, dtime_pre, GradMode::overwrite);
   linear_grad(p, ids_.time1, in.time_input, dtime_pre, none);
   return dx;
 }

@@ -152,21 +152,24 @@ Tensor Network::ffn_backward(ParamStore& p, const LayerIds& l, const StepInputs&
   Tensor dy = dropout_grad(dres, f.drop_mask);
   Tensor none;
   if (!l.moe) {
-    Tensor dact = be_.alloc({N, F}), dpre = be_.alloc({N, F});
+    Tensor dact = be_.alloc({N, F}), dpre = be_.alloc_uninit({N, F});
     linear_grad(p, l.ff2, f.act, dy, dact);
-    be_.activation_backward(Activation::gelu, f.pre, f.act, dact, dpre);
+    be_.activation_backward(Activation::gelu, f.pre, f.act, dact, dpre, GradMode::overwrite);
     linear_grad(p, l.ff1, f.x, dpre, dres);
   } else {
     const MoeDispatch& d = f.dispatch;
     const int E = c_.moe_experts, k = c_.moe_top_k;
     Tensor dyp = be_.alloc({d.slots, H}), dgates = be_.alloc({N, k});
     be_.moe_combine_backward(f.yp, f.gates, d, dy, dyp, dgates);
-    Tensor dact = be_.alloc({d.slots, F}), dpre = be_.alloc({d.slots, F}), dxp = be_.alloc({d.slots, H});
+    // The expert activations' gradients have one source each: overwritten,
+    // so the [slots, ffn_dim] tensors need no zero fill.
+    Tensor dact = be_.alloc_uninit({d.slots, F}), dpre = be_.alloc_uninit({d.slots, F});
+    Tensor dxp = be_.alloc_uninit({d.slots, H});
     be_.grouped_linear_backward(f.act, p.at(l.ff2.w).value, dyp, d.offsets, dact, p.at(l.ff2.w).grad,
-                                p.at(l.ff2.b).grad);
-    be_.activation_backward(Activation::gelu, f.pre, f.act, dact, dpre);
+                                p.at(l.ff2.b).grad, GradMode::overwrite);
+    be_.activation_backward(Activation::gelu, f.pre, f.act, dact, dpre, GradMode::overwrite);
     be_.grouped_linear_backward(f.xp, p.at(l.ff1.w).value, dpre, d.offsets, dxp, p.at(l.ff1.w).grad,
-                                p.at(l.ff1.b).grad);
+                                p.at(l.ff1.b).grad, GradMode::overwrite);
     be_.scatter_add_rows(dxp, d.slot_token, dres);
     Tensor dprobs = be_.alloc({N, E}), dlogits = be_.alloc({N, E});
     be_.topk_gates_backward(f.probs, f.idx, c_.moe_renormalize, dgates, dprobs);
