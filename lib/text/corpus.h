@@ -42,9 +42,9 @@ class BatchReader {
 // Result of parsing one JSONL line into its requested string fields.
 enum class LineStatus { ok, blank, bad };
 
-// Parses a JSON Lines line (trailing "\r" ignored) and extracts the string
-// `fields` into out (resized to fields.size()). On `bad`, *error says what is
-// wrong (without the file:line prefix), worded as JsonlReader words it.
+// Parses a JSON Lines line (io/jsonl.h's parse_jsonl_line) and extracts the
+// string `fields` into out (resized to fields.size()). On `bad`, *error says
+// what is wrong (without the file:line prefix), worded as JsonlReader words it.
 LineStatus parse_jsonl_fields(std::string_view line, const std::vector<std::string>& fields,
                               std::vector<std::string>& out, std::string* error);
 
