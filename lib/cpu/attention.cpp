@@ -301,8 +301,7 @@ void attention_backward(const Context& ctx, const AttentionShape& s, const Atten
                                      const Tensor&, Tensor&, Tensor&);                                          \
   template void attention_backward<T>(const Context&, const AttentionShape&, const AttentionPattern&,           \
                                       const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -83,8 +83,7 @@ void row_combine_backward(const Context& ctx, const Tensor& dout, const Tensor& 
                                        const Tensor&, const Tensor&, const Tensor&, Tensor&);                   \
   template void row_combine_backward<T>(const Context&, const Tensor&, const Tensor&, const Tensor&,            \
                                         const Tensor&, Tensor&, Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -44,8 +44,7 @@ void scatter_add_rows(const Context& ctx, const Tensor& dout, const Tensor& inde
 #define MDS_INSTANTIATE(T)                                                                     \
   template void gather_rows<T>(const Context&, const Tensor&, const Tensor&, Tensor&);         \
   template void scatter_add_rows<T>(const Context&, const Tensor&, const Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu
