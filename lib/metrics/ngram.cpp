@@ -3,17 +3,12 @@
 
 #include <algorithm>
 
+#include "core/murmur_mix.h"
+
 namespace mds {
 
 namespace {
-inline size_t mix(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return static_cast<size_t>(k);
-}
+inline size_t mix(uint64_t k) { return static_cast<size_t>(murmur3_fmix64(k)); }
 }  // namespace
 
 void PairInterner::clear() {
