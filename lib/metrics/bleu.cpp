@@ -210,11 +210,9 @@ BleuStats BleuScorer::segment(const std::string& hyp, const std::vector<std::str
 
 std::vector<BleuStats> bleu_segment_stats(const std::vector<EvalExample>& examples, const BleuOptions& opt,
                                           int threads) {
-  std::vector<BleuStats> out(examples.size());
-  parallel_for_each(
+  return parallel_map(
       examples.size(), threads, [&] { return BleuScorer(opt); },
-      [&](BleuScorer& s, size_t i) { out[i] = s.segment(examples[i].hyp, examples[i].refs); });
-  return out;
+      [&](BleuScorer& s, size_t i) { return s.segment(examples[i].hyp, examples[i].refs); });
 }
 
 BleuScore corpus_bleu(const std::vector<EvalExample>& examples, const BleuOptions& opt, int threads) {

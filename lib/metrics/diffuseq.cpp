@@ -137,15 +137,13 @@ size_t DiffuSeqScorer::select_best(const std::vector<std::string>& samples) {
 
 std::vector<DiffuSeqLine> diffuseq_lines(const std::vector<EvalExample>& examples, const DiffuSeqTokens& tok,
                                          int threads) {
-  std::vector<DiffuSeqLine> out(examples.size());
-  parallel_for_each(
+  return parallel_map(
       examples.size(), threads, [] { return DiffuSeqScorer(); },
       [&](DiffuSeqScorer& s, size_t i) {
         const EvalExample& e = examples[i];
         if (e.refs.empty()) throw_bad_input("example {} has no reference", i);
-        out[i] = s.line(diffuseq_clean_recover(e.hyp, tok), diffuseq_clean_reference(e.refs[0], tok));
+        return s.line(diffuseq_clean_recover(e.hyp, tok), diffuseq_clean_reference(e.refs[0], tok));
       });
-  return out;
 }
 
 }  // namespace mds
