@@ -4,6 +4,7 @@
 // lines are reported in input order, as a serial reader would.
 #include "text/train_corpus.h"
 
+#include <chrono>
 #include <utility>
 
 #include "core/error.h"
@@ -98,6 +99,32 @@ WordCounts count_corpus_words(const std::vector<std::string>& inputs, const Corp
     counts[t] = WordCounts();
   }
   return std::move(counts[0]);
+}
+
+TokenizerTrainResult train_tokenizer(const std::vector<std::string>& inputs, const TokenizerTrainOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  TokenizerTrainResult r;
+  std::vector<std::string> samples;
+  WordCounts words = count_corpus_words(inputs, opt.corpus, &r.corpus, &samples, opt.samples);
+  r.count_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.tokenizer = train_bpe(words, opt.bpe, &r.bpe);
+  std::vector<std::string> texts = builtin_sample_texts();
+  texts.insert(texts.end(), samples.begin(), samples.end());
+  r.tokenizer.set_samples(texts);
+  r.tokenizer.training_info() = {{"vocab_size_requested", opt.bpe.vocab_size},
+                                 {"min_frequency", opt.bpe.min_frequency},
+                                 {"inputs", inputs},
+                                 {"fields", opt.corpus.fields},
+                                 {"lines", r.corpus.lines},
+                                 {"texts", r.corpus.texts},
+                                 {"bytes", r.corpus.bytes},
+                                 {"skipped_lines", r.corpus.skipped},
+                                 {"unique_words", r.bpe.unique_words},
+                                 {"total_words", r.bpe.total_words},
+                                 {"stop_reason", r.bpe.stop_reason},
+                                 {"last_merge_count", r.bpe.last_merge_count},
+                                 {"mds_version", MDS_VERSION}};
+  return r;
 }
 
 }  // namespace mds
