@@ -10,14 +10,17 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <system_error>
 
 #include <gtest/gtest.h>
 
 namespace mds::testing {
 
-// The whole content of the file at `path` ("" when it cannot be read).
+// The whole content of the file at `path`; a file that cannot be opened
+// fails the test (and reads as "").
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) ADD_FAILURE() << "cannot read " << path;
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -44,10 +47,15 @@ class TempDir {
            ("mds_" + test + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     std::filesystem::create_directories(dir_);
   }
-  ~TempDir() { std::filesystem::remove_all(dir_); }
+  ~TempDir() {
+    std::error_code ec;  // never throw from a destructor
+    std::filesystem::remove_all(dir_, ec);
+  }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 
+  // The directory itself.
+  const std::filesystem::path& root() const { return dir_; }
   // The path of `name` inside the directory.
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
   // Writes `text` to `name` inside the directory; returns its path.
