@@ -6,14 +6,22 @@
 namespace mds {
 namespace cpu {
 
+namespace {
+// The row indices (i32) of a gather or scatter, each checked to be in [0, rows).
+const int32_t* checked_rows(const Tensor& index, int64_t rows, const char* op) {
+  const int32_t* idx = index.as<int32_t>();
+  for (int64_t s = 0; s < index.numel(); ++s)
+    if (idx[s] < 0 || idx[s] >= rows) throw_runtime("{}: index[{}] = {} is outside [0, {})", op, s, idx[s], rows);
+  return idx;
+}
+}  // namespace
+
 template <typename T>
 void gather_rows(const Context& ctx, const Tensor& x, const Tensor& index, Tensor& out) {
   check_type(index, ElemType::i32, "gather_rows", "index");
-  const int64_t C = x.cols(), R = x.rows(), S = index.numel();
+  const int64_t C = x.cols(), S = index.numel();
   check_numel(out, S * C, "gather_rows", "out");
-  const int32_t* idx = index.as<int32_t>();
-  for (int64_t s = 0; s < S; ++s)
-    if (idx[s] < 0 || idx[s] >= R) throw_runtime("gather_rows: index[{}] = {} is outside [0, {})", s, idx[s], R);
+  const int32_t* idx = checked_rows(index, x.rows(), "gather_rows");
   const T* px = x.as<T>();
   T* po = out.as<T>();
   ctx.parallel_for(S, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t s0, int64_t s1) {
@@ -24,11 +32,9 @@ void gather_rows(const Context& ctx, const Tensor& x, const Tensor& index, Tenso
 template <typename T>
 void scatter_add_rows(const Context& ctx, const Tensor& dout, const Tensor& index, Tensor& dx) {
   check_type(index, ElemType::i32, "scatter_add_rows", "index");
-  const int64_t C = dx.cols(), R = dx.rows(), S = index.numel();
+  const int64_t C = dx.cols(), S = index.numel();
   check_numel(dout, S * C, "scatter_add_rows", "dout");
-  const int32_t* idx = index.as<int32_t>();
-  for (int64_t s = 0; s < S; ++s)
-    if (idx[s] < 0 || idx[s] >= R) throw_runtime("scatter_add_rows: index[{}] = {} is outside [0, {})", s, idx[s], R);
+  const int32_t* idx = checked_rows(index, dx.rows(), "scatter_add_rows");
   const T* pd = dout.as<T>();
   T* px = dx.as<T>();
   // Repeated indices collide, so threads split the columns instead of the rows.
