@@ -46,12 +46,8 @@ std::string diffuseq_clean_reference(std::string_view text, const DiffuSeqTokens
 }
 
 std::string diffuseq_clean_recover(std::string_view text, const DiffuSeqTokens& tok) {
-  std::string s(py_strip(text));
-  if (!tok.remove) return s;
-  remove_all(s, tok.eos);
-  remove_all(s, tok.sos);
-  remove_all(s, tok.sep);
-  remove_all(s, tok.pad);
+  std::string s = diffuseq_clean_reference(text, tok);  // and then the padding
+  if (tok.remove) remove_all(s, tok.pad);
   return s;
 }
 
