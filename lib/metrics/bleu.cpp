@@ -192,9 +192,7 @@ BleuStats BleuScorer::segment(const std::string& hyp, const std::vector<std::str
 
 std::vector<BleuStats> bleu_segment_stats(const std::vector<EvalExample>& examples, const BleuOptions& opt,
                                           int threads) {
-  return parallel_map(
-      examples.size(), threads, [&] { return BleuScorer(opt); },
-      [&](BleuScorer& s, size_t i) { return s.segment(examples[i].hyp, examples[i].refs); });
+  return score_segments<BleuScorer>(examples, opt, threads);
 }
 
 BleuScore corpus_bleu(const std::vector<EvalExample>& examples, const BleuOptions& opt, int threads) {

@@ -169,9 +169,7 @@ ChrfStats ChrfScorer::segment(const std::string& hyp, const std::vector<std::str
 
 std::vector<ChrfStats> chrf_segment_stats(const std::vector<EvalExample>& examples, const ChrfOptions& opt,
                                           int threads) {
-  return parallel_map(
-      examples.size(), threads, [&] { return ChrfScorer(opt); },
-      [&](ChrfScorer& s, size_t i) { return s.segment(examples[i].hyp, examples[i].refs); });
+  return score_segments<ChrfScorer>(examples, opt, threads);
 }
 
 ChrfScore corpus_chrf(const std::vector<EvalExample>& examples, const ChrfOptions& opt, int threads) {

@@ -224,20 +224,10 @@ size_t py_split_count(std::string_view s) {
 }
 
 std::string_view py_rstrip(std::string_view s) {
-  // Walk forward remembering where the trailing whitespace run starts.
-  const char* p = s.data();
-  const char* end = p + s.size();
-  const char* keep = p;
-  while (p < end) {
-    size_t sl = space_len(p, end);
-    if (sl) {
-      p += sl;
-    } else {
-      p += char_len(p, end);
-      keep = p;
-    }
-  }
-  return std::string_view(s.data(), static_cast<size_t>(keep - s.data()));
+  // Everything up to the end of the last token: the trailing whitespace run goes.
+  size_t keep = 0;
+  for_each_py_token(s, [&](std::string_view t) { keep = static_cast<size_t>(t.data() + t.size() - s.data()); });
+  return std::string_view(s.data(), keep);
 }
 
 std::string_view py_strip(std::string_view s) {
