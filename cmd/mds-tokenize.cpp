@@ -11,6 +11,7 @@
 #include "cli_common.h"
 #include "io/stream.h"
 #include "text/encode_pipeline.h"
+#include "text/tokenizer.h"
 #include "text/train_corpus.h"
 
 namespace {
