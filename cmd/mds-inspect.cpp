@@ -12,6 +12,18 @@
 #include "train/export.h"
 #include "train/safetensors_io.h"
 
+namespace {
+
+// The line each conversion ends with: "wrote OUT: N parameters in M tensors"
+// and then `what` they are.
+void report_written(const std::string& path, const nlohmann::json& e, const std::string& what) {
+  std::fprintf(stderr, "mds-inspect: wrote %s: %lld parameters in %lld tensors%s\n", path.c_str(),
+               static_cast<long long>(e["parameters"].get<int64_t>()), static_cast<long long>(e["tensors"].get<int64_t>()),
+               what.c_str());
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"Show an .mds file: header, metadata and sections; statistics for token shards; vocabulary and "
                "self-test samples for tokenizers.",
@@ -97,10 +109,7 @@ int main(int argc, char** argv) {
       eo.weight_dtype = dtype;
       eo.about = about;
       const nlohmann::json e = mds::train::export_sampling_file(files[0], export_path, eo);
-      std::fprintf(stderr, "mds-inspect: wrote %s: %lld parameters in %lld tensors as %s EMA weights (step %s)\n",
-                   export_path.c_str(), static_cast<long long>(e["parameters"].get<int64_t>()),
-                   static_cast<long long>(e["tensors"].get<int64_t>()), export_dtype.c_str(),
-                   e["from"]["step"].dump().c_str());
+      report_written(export_path, e, " as " + export_dtype + " EMA weights (step " + e["from"]["step"].dump() + ")");
       return 0;
     }
     if (!safetensors_path.empty()) {
@@ -109,18 +118,14 @@ int main(int argc, char** argv) {
       so.ema = export_ema;
       so.about = about;
       const nlohmann::json e = mds::train::export_safetensors_file(files[0], safetensors_path, so);
-      std::fprintf(stderr, "mds-inspect: wrote %s: %lld parameters in %lld tensors as %s %s%s\n",
-                   safetensors_path.c_str(), static_cast<long long>(e["parameters"].get<int64_t>()),
-                   static_cast<long long>(e["tensors"].get<int64_t>()), export_dtype.c_str(),
-                   e["weights"] == "ema" ? "EMA weights" : "weights", export_ema ? " and their EMA" : "");
+      report_written(safetensors_path, e,
+                     " as " + export_dtype + (e["weights"] == "ema" ? " EMA weights" : " weights") +
+                         (export_ema ? " and their EMA" : ""));
       return 0;
     }
     if (!import_path.empty()) {
       const nlohmann::json e = mds::train::import_safetensors_file(files[0], import_path);
-      std::fprintf(stderr, "mds-inspect: wrote %s: %lld parameters in %lld tensors%s\n", import_path.c_str(),
-                   static_cast<long long>(e["parameters"].get<int64_t>()),
-                   static_cast<long long>(e["tensors"].get<int64_t>()),
-                   e["ema"].get<bool>() ? " with their EMA" : " (a sampling checkpoint)");
+      report_written(import_path, e, e["ema"].get<bool>() ? " with their EMA" : " (a sampling checkpoint)");
       return 0;
     }
     mds::OutputFile out("-");

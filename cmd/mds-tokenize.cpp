@@ -10,7 +10,6 @@
 
 #include "cli_common.h"
 #include "io/stream.h"
-#include "text/bpe_trainer.h"
 #include "text/encode_pipeline.h"
 #include "text/tokenizer.h"
 #include "text/train_corpus.h"
@@ -76,42 +75,22 @@ int do_train(const TrainArgs& a) {
   // The tokenizer is written only after counting and merging, which may take
   // long: find an unwritable -o now.
   mds::check_output_writable({"-o", output});
-  mds::CorpusOptions co;
-  co.format = a.format;
-  co.fields = a.fields;
-  co.skip_bad = a.skip_bad;
-  co.threads = a.threads;
-  mds::CorpusStats cs;
-  std::vector<std::string> samples;
-  mds::WordCounts words = mds::count_corpus_words(a.inputs, co, &cs, &samples, a.samples);
-  const double count_s = seconds_since(t0);
-
-  mds::BpeTrainOptions bo;
-  bo.vocab_size = a.vocab_size;
-  bo.min_frequency = a.min_frequency;
+  mds::TokenizerTrainOptions o;
+  o.corpus.format = a.format;
+  o.corpus.fields = a.fields;
+  o.corpus.skip_bad = a.skip_bad;
+  o.corpus.threads = a.threads;
+  o.samples = a.samples;
+  o.bpe.vocab_size = a.vocab_size;
+  o.bpe.min_frequency = a.min_frequency;
   const bool show = a.progress || (!a.quiet && isatty(fileno(stderr)));
   if (show)
-    bo.progress = [](size_t done, size_t wanted) { std::fprintf(stderr, "\rmds-tokenize: merges %zu/%zu", done, wanted); };
-  mds::BpeTrainStats bs;
-  mds::Tokenizer tok = mds::train_bpe(words, bo, &bs);
+    o.bpe.progress = [](size_t done, size_t wanted) { std::fprintf(stderr, "\rmds-tokenize: merges %zu/%zu", done, wanted); };
+  const mds::TokenizerTrainResult r = mds::train_tokenizer(a.inputs, o);
   if (show) std::fputc('\n', stderr);
-
-  std::vector<std::string> texts = mds::builtin_sample_texts();
-  texts.insert(texts.end(), samples.begin(), samples.end());
-  tok.set_samples(texts);
-  tok.training_info() = {{"vocab_size_requested", a.vocab_size},
-                         {"min_frequency", a.min_frequency},
-                         {"inputs", a.inputs},
-                         {"fields", a.fields},
-                         {"lines", cs.lines},
-                         {"texts", cs.texts},
-                         {"bytes", cs.bytes},
-                         {"skipped_lines", cs.skipped},
-                         {"unique_words", bs.unique_words},
-                         {"total_words", bs.total_words},
-                         {"stop_reason", bs.stop_reason},
-                         {"last_merge_count", bs.last_merge_count},
-                         {"mds_version", MDS_VERSION}};
+  const mds::Tokenizer& tok = r.tokenizer;
+  const mds::CorpusStats& cs = r.corpus;
+  const mds::BpeTrainStats& bs = r.bpe;
   mds::write_container(output, tok.to_container());
   if (!a.quiet) {
     std::fprintf(stderr,
@@ -119,7 +98,7 @@ int do_train(const TrainArgs& a) {
                  "%zu distinct words, in %.2f s (counting %.2f s)\n",
                  tok.vocab_size(), tok.num_merges(), bs.stop_reason.c_str(),
                  static_cast<unsigned long long>(cs.texts), cs.bytes / 1e6, bs.unique_words, seconds_since(t0),
-                 count_s);
+                 r.count_seconds);
     if (cs.skipped) std::fprintf(stderr, "mds-tokenize: skipped %llu bad lines\n", static_cast<unsigned long long>(cs.skipped));
     if (tok.vocab_size() < a.vocab_size)
       std::fprintf(stderr, "mds-tokenize: note: vocabulary is smaller than --vocab-size %zu: no pair occurs %llu+ times\n",

@@ -9,11 +9,14 @@
 
 #include "core/crc32.h"
 #include "io/container.h"
+#include "test_files.h"
 
 namespace fs = std::filesystem;
 using namespace mds;
 
 namespace {
+
+using mds::testing::TempDir;
 
 Container sample_container(uint32_t seed = 1) {
   std::mt19937 rng(seed);
@@ -31,16 +34,6 @@ Container sample_container(uint32_t seed = 1) {
   return c;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("mds_container_test_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
 void write_bytes(const fs::path& p, const std::vector<uint8_t>& b) {
   std::ofstream o(p, std::ios::binary);
   o.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
@@ -49,7 +42,7 @@ void write_bytes(const fs::path& p, const std::vector<uint8_t>& b) {
 // Expects reading `bytes` to throw bad_input whose message contains every needle.
 void expect_rejected(const std::vector<uint8_t>& bytes, std::initializer_list<const char*> needles) {
   TempDir dir;
-  fs::path p = dir.path / "bad.mds";
+  fs::path p = dir.root() / "bad.mds";
   write_bytes(p, bytes);
   try {
     ContainerReader r(p.string());
@@ -83,8 +76,8 @@ size_t find_bytes(const std::vector<uint8_t>& b, const std::string& needle) {
 TEST(Container, RoundTripPreservesEverything) {
   TempDir dir;
   Container c = sample_container();
-  write_container((dir.path / "a.mds").string(), c);
-  Container r = read_container((dir.path / "a.mds").string(), "test");
+  write_container((dir.root() / "a.mds").string(), c);
+  Container r = read_container((dir.root() / "a.mds").string(), "test");
   EXPECT_EQ(r.kind, "test");
   EXPECT_EQ(r.meta, c.meta);
   ASSERT_EQ(r.sections.size(), c.sections.size());
@@ -105,16 +98,16 @@ TEST(Container, MetadataBytesThatAreNotUtf8AreReplaced) {
   Container c;
   c.kind = "checkpoint";
   c.meta["provenance"] = {{"data", std::string("shard\xff.mds")}};
-  const std::string p = (dir.path / "m.mds").string();
+  const std::string p = (dir.root() / "m.mds").string();
   ASSERT_NO_THROW(write_container(p, c));
   EXPECT_EQ(read_container(p).meta["provenance"]["data"], "shard\xef\xbf\xbd.mds");
 }
 
 TEST(Container, WrongKindAndMissingSectionAndWrongDtypeAreErrors) {
   TempDir dir;
-  write_container((dir.path / "a.mds").string(), sample_container());
-  EXPECT_THROW(read_container((dir.path / "a.mds").string(), "checkpoint"), Error);
-  Container r = read_container((dir.path / "a.mds").string());
+  write_container((dir.root() / "a.mds").string(), sample_container());
+  EXPECT_THROW(read_container((dir.root() / "a.mds").string(), "checkpoint"), Error);
+  Container r = read_container((dir.root() / "a.mds").string());
   EXPECT_THROW(r.section("nope"), Error);
   EXPECT_THROW(r.section("ids").to_vector<float>(), Error);
 }
@@ -124,8 +117,8 @@ TEST(Container, ConcatenatedUnitsReadInOrder) {
   auto b = encode_container(sample_container(2));
   a.insert(a.end(), b.begin(), b.end());
   TempDir dir;
-  write_bytes(dir.path / "ab.mds", a);
-  ContainerReader r((dir.path / "ab.mds").string());
+  write_bytes(dir.root() / "ab.mds", a);
+  ContainerReader r((dir.root() / "ab.mds").string());
   Container c;
   ASSERT_TRUE(r.next(c));
   EXPECT_EQ(c.meta["seed"], 1);
@@ -136,7 +129,7 @@ TEST(Container, ConcatenatedUnitsReadInOrder) {
 
 TEST(Container, WriteIsAtomicAndLeavesNoTempFile) {
   TempDir dir;
-  fs::path p = dir.path / "x.mds";
+  fs::path p = dir.root() / "x.mds";
   write_container(p.string(), sample_container(1));
   {
     ContainerWriter w(p.string());
@@ -145,7 +138,7 @@ TEST(Container, WriteIsAtomicAndLeavesNoTempFile) {
   }
   EXPECT_EQ(read_container(p.string()).meta["seed"], 1);
   size_t files = 0;
-  for (auto& e : fs::directory_iterator(dir.path)) files += e.is_regular_file();
+  for (auto& e : fs::directory_iterator(dir.root())) files += e.is_regular_file();
   EXPECT_EQ(files, 1u);
 }
 
@@ -239,9 +232,9 @@ TEST(ContainerErrors, RandomByteFlipsNeverCrash) {
     auto b = full;
     b[rng() % b.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
     TempDir dir;
-    write_bytes(dir.path / "f.mds", b);
+    write_bytes(dir.root() / "f.mds", b);
     try {
-      ContainerReader r((dir.path / "f.mds").string());
+      ContainerReader r((dir.root() / "f.mds").string());
       Container c;
       while (r.next(c)) {
       }

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "model/model.h"
 #include "train/export.h"
+#include "checkpoint_fixtures.h"
 
 namespace mds {
 namespace {
@@ -63,33 +64,12 @@ TEST(Bf16, RandomValuesAgreeWithAReferenceRounding) {
   }
 }
 
-ModelConfig small_config() {
-  ModelConfig c;
-  c.vocab_size = 50;
-  c.embed_dim = 8;
-  c.hidden_dim = 16;
-  c.layers = 1;
-  c.heads = 2;
-  c.ffn_dim = 32;
-  c.time_embed_dim = 8;
-  c.time_hidden_dim = 16;
-  c.max_src_len = 8;
-  c.max_trg_len = 8;
-  c.attention_window = 4;
-  c.moe_experts = 2;
-  c.moe_top_k = 1;
-  c.diffusion_steps = 50;
-  return c;
-}
+ModelConfig small_config() { return testing::small_model_config(50, 1); }
 
 // A training checkpoint as mds-train writes it: weights, EMA, moments, trainer meta, a tokenizer section.
 Container training_checkpoint(DiffusionModel& m) {
-  Container c;
-  c.kind = "checkpoint";
-  c.source = "train.mds";
-  m.save_state(c);
+  Container c = testing::training_checkpoint_of(m, 42);
   c.meta["config"] = {{"model", nlohmann::json::object()}, {"train", nlohmann::json::object()}};
-  c.meta["trainer"] = {{"format", 1}, {"step", 42}, {"seed", 9}};
   c.meta["provenance"] = {{"program", "test"}};
   c.add(Section::from_string("tokenizer/merges", "abc"));
   c.add(Section::from<float>("sampler/history", std::vector<float>{1, 2}));

@@ -11,27 +11,21 @@
 #include "inspect/inspect.h"
 #include "io/container.h"
 #include "text/tokenizer.h"
+#include "test_files.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-class Inspect : public ::testing::Test {
+class Inspect : public mds::testing::TempDirTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mds_inspect_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::create_directories(dir_);
     // A tiny tokenizer: merges "a"+"b" -> 260 and 260+"c" -> 261.
     tok_ = mds::Tokenizer::from_merges({{mds::kFirstByteId + 'a', mds::kFirstByteId + 'b'}, {260, mds::kFirstByteId + 'c'}});
     tok_.set_samples({"abc abc", "xyz"});
     tok_.save(path("tok.mds"));
   }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& n) const { return (dir_ / n).string(); }
 
-  fs::path dir_;
   mds::Tokenizer tok_;
 };
 

@@ -21,31 +21,14 @@
 #include "core/error.h"
 #include "io/file_lock.h"
 #include "io/stream.h"
+#include "test_files.h"
 
 namespace fs = std::filesystem;
 using namespace mds;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("mds_output_test_" + std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using mds::testing::TempDir;
 
 void touch(const fs::path& p) { std::ofstream(p) << "partial"; }
 
@@ -98,7 +81,7 @@ std::string error_of(Fn fn, ExitCode* code = nullptr) {
 
 TEST(OutputFile, TempNameCarriesHostPidAndRandomSuffix) {
   TempDir dir;
-  const std::string target = (dir.path / "x.jsonl").string();
+  const std::string target = (dir.root() / "x.jsonl").string();
   OutputFile out(target);
   const std::string want = target + ".tmp." + host_name_for_files() + "." + std::to_string(::getpid()) + ".";
   ASSERT_EQ(out.temp_path().compare(0, want.size(), want), 0) << out.temp_path();
@@ -109,21 +92,21 @@ TEST(OutputFile, TempNameCarriesHostPidAndRandomSuffix) {
 // practice two containers on one volume) must not share a temp file.
 TEST(OutputFile, TwoWritersWithOnePidDoNotShareATempFile) {
   TempDir dir;
-  const std::string target = (dir.path / "x.txt").string();
+  const std::string target = (dir.root() / "x.txt").string();
   OutputFile a(target), b(target);
   EXPECT_NE(a.temp_path(), b.temp_path());
   a.write("first\n");
   b.write("second\n");
   b.commit();
-  EXPECT_EQ(slurp(target), "second\n");
+  EXPECT_EQ(mds::testing::read_file(target), "second\n");
   a.commit();  // the later rename wins, whole
-  EXPECT_EQ(slurp(target), "first\n");
-  EXPECT_EQ(names_in(dir.path), std::vector<std::string>{"x.txt"});
+  EXPECT_EQ(mds::testing::read_file(target), "first\n");
+  EXPECT_EQ(names_in(dir.root()), std::vector<std::string>{"x.txt"});
 }
 
 TEST(OutputFile, RemovesOnlyStaleTempsOfDeadWritersOfThisHost) {
   TempDir dir;
-  const std::string target = (dir.path / "model.mds").string();
+  const std::string target = (dir.root() / "model.mds").string();
   const std::string host = host_name_for_files();
   const pid_t dead = dead_pid();
   const std::string stale = "model.mds.tmp." + host + "." + std::to_string(dead) + ".0123456789abcdef";
@@ -132,9 +115,9 @@ TEST(OutputFile, RemovesOnlyStaleTempsOfDeadWritersOfThisHost) {
   const std::string old_style = "model.mds.tmp." + std::to_string(dead);  // no host: cannot be told safely
   const std::string other_target = "other.mds.tmp." + host + "." + std::to_string(dead) + ".0123456789abcdef";
   const std::string locked = "model.mds.tmp." + host + "." + std::to_string(dead) + ".00000000000000bb";
-  for (const auto& n : {stale, live, other_host, old_style, other_target, locked}) touch(dir.path / n);
+  for (const auto& n : {stale, live, other_host, old_style, other_target, locked}) touch(dir.root() / n);
   // A writer in another PID namespace whose PID is free here still holds its lock.
-  const int holder = ::open((dir.path / locked).c_str(), O_RDONLY);
+  const int holder = ::open((dir.root() / locked).c_str(), O_RDONLY);
   ASSERT_GE(holder, 0);
   ASSERT_EQ(::flock(holder, LOCK_EX | LOCK_NB), 0);
 
@@ -145,12 +128,12 @@ TEST(OutputFile, RemovesOnlyStaleTempsOfDeadWritersOfThisHost) {
   }
   std::vector<std::string> want{"model.mds", live, other_host, old_style, other_target, locked};
   std::sort(want.begin(), want.end());
-  EXPECT_EQ(names_in(dir.path), want);
+  EXPECT_EQ(names_in(dir.root()), want);
 
   ::close(holder);  // the writer is gone now
   EXPECT_EQ(remove_stale_temp_files(target), 1u);
-  EXPECT_FALSE(fs::exists(dir.path / locked));
-  EXPECT_TRUE(fs::exists(dir.path / live));
+  EXPECT_FALSE(fs::exists(dir.root() / locked));
+  EXPECT_TRUE(fs::exists(dir.root() / live));
 }
 
 TEST(OutputFile, DeviceIsWrittenInPlaceNotReplaced) {
@@ -187,7 +170,7 @@ TEST(OutputFile, FullDiskIsAnErrorNamingTheFile) {
 // EFBIG: an error naming the file, and the temp file is gone.
 TEST(OutputFile, FileSizeLimitIsAnErrorAndRemovesTheTemp) {
   TempDir dir;
-  const std::string target = (dir.path / "big.txt").string();
+  const std::string target = (dir.root() / "big.txt").string();
   const int status = in_child([&] {
     std::signal(SIGXFSZ, SIG_IGN);
     rlimit lim{4096, 4096};
@@ -202,21 +185,21 @@ TEST(OutputFile, FileSizeLimitIsAnErrorAndRemovesTheTemp) {
     return 0;
   });
   EXPECT_EQ(status, 0);
-  EXPECT_TRUE(names_in(dir.path).empty());
+  EXPECT_TRUE(names_in(dir.root()).empty());
 }
 
 TEST(OutputFile, FolderAsDestinationIsRefused) {
   TempDir dir;
-  const std::string msg = error_of([&] { OutputFile out(dir.path.string()); });
+  const std::string msg = error_of([&] { OutputFile out(dir.root().string()); });
   EXPECT_NE(msg.find("is a folder"), std::string::npos) << msg;
 }
 
 TEST(OutputGuards, OutputThatIsAnInputIsRefused) {
   TempDir dir;
-  const std::string in = (dir.path / "in.jsonl").string(), other = (dir.path / "other.jsonl").string();
+  const std::string in = (dir.root() / "in.jsonl").string(), other = (dir.root() / "other.jsonl").string();
   touch(in);
   touch(other);
-  fs::create_hard_link(in, dir.path / "link.jsonl");
+  fs::create_hard_link(in, dir.root() / "link.jsonl");
   ExitCode code{};
   std::string msg = error_of([&] { refuse_output_overwriting_input({"-o", in}, {{"input", other}, {"input", in}}); },
                              &code);
@@ -224,13 +207,13 @@ TEST(OutputGuards, OutputThatIsAnInputIsRefused) {
   EXPECT_NE(msg.find("-o " + in + " is the same file as input " + in), std::string::npos) << msg;
   // Another name of the same file.
   msg = error_of([&] {
-    refuse_output_overwriting_input({"-o", (dir.path / "link.jsonl").string()}, {{"-m", in}});
+    refuse_output_overwriting_input({"-o", (dir.root() / "link.jsonl").string()}, {{"-m", in}});
   });
   EXPECT_NE(msg.find("same file as -m"), std::string::npos) << msg;
   // Two names of one file that does not exist yet (a log and a checkpoint).
   msg = error_of([&] {
-    refuse_output_overwriting_input({"--log", (dir.path / "new.mds").string()},
-                                    {{"-o", (dir.path / "." / "new.mds").string()}});
+    refuse_output_overwriting_input({"--log", (dir.root() / "new.mds").string()},
+                                    {{"-o", (dir.root() / "." / "new.mds").string()}});
   });
   EXPECT_NE(msg.find("same file"), std::string::npos) << msg;
   EXPECT_EQ(error_of([&] { refuse_output_overwriting_input({"-o", other}, {{"input", in}, {"input", "-"}}); }), "");
@@ -240,23 +223,23 @@ TEST(OutputGuards, OutputThatIsAnInputIsRefused) {
 TEST(OutputGuards, UnwritableOutputIsFoundAtStart) {
   TempDir dir;
   ExitCode code{};
-  const std::string missing = (dir.path / "missing" / "m.mds").string();
+  const std::string missing = (dir.root() / "missing" / "m.mds").string();
   std::string msg = error_of([&] { check_output_writable({"-o", missing}); }, &code);
   EXPECT_EQ(code, ExitCode::usage);
   EXPECT_NE(msg.find("-o " + missing), std::string::npos) << msg;
   EXPECT_NE(msg.find("No such file or directory"), std::string::npos) << msg;
-  touch(dir.path / "file");
-  msg = error_of([&] { check_output_writable({"-o", (dir.path / "file" / "m.mds").string()}); });
+  touch(dir.root() / "file");
+  msg = error_of([&] { check_output_writable({"-o", (dir.root() / "file" / "m.mds").string()}); });
   EXPECT_NE(msg.find("is not a folder"), std::string::npos) << msg;
-  msg = error_of([&] { check_output_writable({"-o", dir.path.string()}); });
+  msg = error_of([&] { check_output_writable({"-o", dir.root().string()}); });
   EXPECT_NE(msg.find("is a folder"), std::string::npos) << msg;
-  EXPECT_EQ(error_of([&] { check_output_writable({"-o", (dir.path / "ok.mds").string()}); }), "");
-  EXPECT_EQ(names_in(dir.path), std::vector<std::string>{"file"});  // the probe is gone
+  EXPECT_EQ(error_of([&] { check_output_writable({"-o", (dir.root() / "ok.mds").string()}); }), "");
+  EXPECT_EQ(names_in(dir.root()), std::vector<std::string>{"file"});  // the probe is gone
 }
 
 TEST(OutputLock, SecondHolderIsRefusedWithTheFirstNamed) {
   TempDir dir;
-  const std::string target = (dir.path / "m.mds").string();
+  const std::string target = (dir.root() / "m.mds").string();
   {
     OutputLock first(target, "-o", "mds-train");
     ASSERT_TRUE(first.held());

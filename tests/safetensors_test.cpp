@@ -19,6 +19,7 @@
 #include "io/safetensors.h"
 #include "text/tokenizer.h"
 #include "train/safetensors_io.h"
+#include "checkpoint_fixtures.h"
 
 namespace mds {
 namespace {
@@ -153,23 +154,10 @@ TEST(Safetensors, RefusesToWriteInconsistentTensors) {
 
 // ---- checkpoint conversion -------------------------------------------------
 
+// Two layers: one dense and one MoE.
 ModelConfig small_config(int64_t vocab) {
-  ModelConfig c;
-  c.vocab_size = vocab;
-  c.embed_dim = 8;
-  c.hidden_dim = 16;
-  c.layers = 2;
-  c.heads = 2;
-  c.ffn_dim = 32;
-  c.time_embed_dim = 8;
-  c.time_hidden_dim = 16;
-  c.max_src_len = 8;
-  c.max_trg_len = 8;
-  c.attention_window = 4;
-  c.moe_experts = 2;
-  c.moe_top_k = 1;
-  c.moe_every = 2;  // one dense and one MoE layer
-  c.diffusion_steps = 50;
+  ModelConfig c = testing::small_model_config(vocab, 2);
+  c.moe_every = 2;
   return c;
 }
 
@@ -182,11 +170,8 @@ struct Fixture {
     tok.set_samples({"hello world", "safetensors"});
     model = make_model(small_config(static_cast<int64_t>(tok.vocab_size())), be, 1);
     for (auto& p : model->params().all()) be->scale(p.value, 1.5);  // weights differ from their EMA
-    ck.kind = "checkpoint";
-    ck.source = "train.mds";
-    model->save_state(ck);
+    ck = testing::training_checkpoint_of(*model, 3);
     ck.meta["config"] = {{"model", model_config_to_json(model->config())}, {"train", {{"steps", 3}}}};
-    ck.meta["trainer"] = {{"format", 1}, {"step", 3}, {"seed", 9}};
     tok.add_to(ck, "tokenizer/");
     // Through a file, as the tools see a checkpoint (JSON integers come back unsigned).
     const std::string path = ::testing::TempDir() + "safetensors_test_ck.mds";

@@ -1,31 +1,52 @@
-// Rounding to the nearest embedding and the rounding-head argmax against a
-// brute-force reference on random tables, across the GEMM chunk boundary;
-// the tokenizer adapter of the sampler.
+// The Denoiser's host rounding to the nearest embedding and its rounding-head
+// argmax (the CPU backend's operations) against a brute-force reference on
+// random tables, across the row-block boundary; the tokenizer adapter of the
+// sampler.
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "core/error.h"
-#include "sample/embedding_ops.h"
+#include "sample_analytic_models.h"
 #include "sample/tokenizer_codec.h"
 #include "text/tokenizer.h"
 
 namespace mds {
 namespace {
 
+// A Denoiser that is only an embedding table (and a head bias): its rounding
+// and decode are the Denoiser's host defaults.
+class TableDenoiser : public testing::AnalyticBase {
+ public:
+  TableDenoiser(std::vector<float> E, std::vector<float> bias, int V, int d)
+      : AnalyticBase(table_info(V, d), std::move(E), std::vector<float>(static_cast<size_t>(d), 0.0f)) {
+    bias_ = std::move(bias);
+  }
+  void predict_x0(const Batch&, const std::vector<float>&, const std::vector<double>&, std::vector<float>&) override {}
+  std::string describe() const override { return "table"; }
+
+ private:
+  static DenoiserInfo table_info(int V, int d) {
+    DenoiserInfo info;
+    info.vocab_size = V;
+    info.embed_dim = d;
+    return info;
+  }
+};
+
 TEST(SampleRounding, NearestAndArgmaxMatchBruteForce) {
   std::mt19937 g(5);
   std::normal_distribution<float> n(0.0f, 1.0f);
   const int V = 3000, d = 24;
-  const size_t rows = 1500;  // 4M / 3000 = 1398 rows per chunk: two chunks
+  const size_t rows = 1500;  // 256 rows per block of lib/cpu/rounding.cpp: six blocks
   std::vector<float> E(static_cast<size_t>(V) * d), bias(V), x(rows * d);
   for (auto& v : E) v = n(g);
   for (auto& v : bias) v = n(g);
   for (auto& v : x) v = 2 * n(g);
   std::vector<int32_t> near(rows), arg(rows);
-  const EmbeddingTable t{E.data(), bias.data(), V, d};
-  nearest_embedding_ids(t, x.data(), rows, near.data());
-  head_argmax_ids(t, x.data(), rows, arg.data());
+  const TableDenoiser t(E, bias, V, d);
+  t.nearest_ids(x.data(), rows, near.data());
+  t.argmax_ids(x.data(), rows, arg.data());
   for (size_t r = 0; r < rows; ++r) {
     double best_d = 1e300, best_s = -1e300;
     int bd = -1, bs = -1;
@@ -46,12 +67,12 @@ TEST(SampleRounding, NearestAndArgmaxMatchBruteForce) {
 
 TEST(SampleRounding, TiesGoToTheLowestIdAndExactEmbeddingsRoundToThemselves) {
   const std::vector<float> E{1, 0, 0, 1, 1, 0, -1, 0};  // rows 0 and 2 equal
-  const EmbeddingTable t{E.data(), nullptr, 4, 2};
+  const TableDenoiser t(E, {}, 4, 2);
   const std::vector<float> x{1, 0, 0, 1, -1, 0, 0.9f, 0.1f};
   std::vector<int32_t> ids(4);
-  nearest_embedding_ids(t, x.data(), 4, ids.data());
+  t.nearest_ids(x.data(), 4, ids.data());
   EXPECT_EQ(ids, (std::vector<int32_t>{0, 1, 3, 0}));
-  head_argmax_ids(t, x.data(), 4, ids.data());
+  t.argmax_ids(x.data(), 4, ids.data());
   EXPECT_EQ(ids, (std::vector<int32_t>{0, 1, 3, 0}));
 }
 

@@ -9,7 +9,7 @@
 
 #include "model/schedule.h"
 #include "sample/sampler.h"
-#include "sample/solver_dpmpp.h"
+#include "sample/solvers.h"
 #include "sample_analytic_models.h"
 
 namespace mds {

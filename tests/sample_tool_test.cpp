@@ -11,28 +11,15 @@
 #include "core/error.h"
 #include "sample/sample_tool.h"
 #include "sample_analytic_models.h"
+#include "test_files.h"
 
 namespace mds {
 namespace {
 
 namespace fs = std::filesystem;
 
-class SampleTool : public ::testing::Test {
+class SampleTool : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mds_sample_tool_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  void write(const std::string& name, const std::string& text) const { std::ofstream(path(name)) << text; }
-  static std::string read(const std::string& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
   // Runs the tool with the memorising model; returns the log.
   std::string run(SampleToolOptions o, int* loads = nullptr) {
     std::FILE* log = std::tmpfile();
@@ -52,15 +39,10 @@ class SampleTool : public ::testing::Test {
       std::fclose(log);
       throw;
     }
-    std::rewind(log);
-    std::string text;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, log)) > 0) text.append(buf, n);
+    const std::string text = testing::read_stream(log);
     std::fclose(log);
     return text;
   }
-  fs::path dir_;
 };
 
 TEST_F(SampleTool, FilesInOutAndConfigOnTheLog) {
@@ -74,7 +56,7 @@ TEST_F(SampleTool, FilesInOutAndConfigOnTheLog) {
   o.sampler.solver.steps = 20;
   o.command = {"mds-sample", "-m", "model.mds"};
   const std::string log = run(o);
-  EXPECT_EQ(read(path("out.jsonl")),
+  EXPECT_EQ(testing::read_file(path("out.jsonl")),
             "{\"src\":\"a b\",\"trg\":\"c d e\",\"hyp\":\"c d e\"}\n{\"src\":\"c\",\"hyp\":\"g h i j k\"}\n"
             "{\"src\":\"d e f\",\"hyp\":\"k l\"}\n");
   ASSERT_EQ(log.rfind("mds-sample: config {", 0), 0u) << log;
@@ -103,14 +85,14 @@ TEST_F(SampleTool, MetaFileHoldsConfigAndStats) {
   const std::string log = run(o);
   EXPECT_EQ(log.find("config"), std::string::npos);  // the configuration went to the file
   EXPECT_NE(log.find("mds-sample: skipped " + path("a.jsonl") + ":2: missing field \"src\""), std::string::npos) << log;
-  const auto meta = nlohmann::json::parse(read(path("meta.json")));
+  const auto meta = nlohmann::json::parse(testing::read_file(path("meta.json")));
   EXPECT_EQ(meta["sampler"]["solver"], "dpm++");
   EXPECT_EQ(meta["sampler"]["candidates"], 3);
   EXPECT_EQ(meta["stats"]["records"], 2);
   EXPECT_EQ(meta["stats"]["skipped"], 1);
   EXPECT_EQ(meta["stats"]["sequences"], 6);
   EXPECT_GT(meta["stats"]["model_evaluations"].get<int>(), 0);
-  const auto out = read(path("out.jsonl"));
+  const auto out = testing::read_file(path("out.jsonl"));
   EXPECT_NE(out.find("\"candidates\":[\"c d e\",\"c d e\",\"c d e\"]"), std::string::npos) << out;
 }
 
@@ -214,7 +196,7 @@ TEST_F(SampleTool, LineReaderStreamsFromAFifo) {
 TEST_F(SampleTool, LineReaderDecompressesZstdFromAFifo) {
   write("in.txt", "{\"src\":\"a\"}\n{\"src\":\"b\"}\n");
   ASSERT_EQ(std::system(("zstd -q -c " + path("in.txt") + " > " + path("in.zst")).c_str()), 0) << "needs the zstd tool";
-  const std::string z = read(path("in.zst"));
+  const std::string z = testing::read_file(path("in.zst"));
   const std::string fifo = path("z.fifo");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   std::thread writer([&] {

@@ -12,21 +12,14 @@
 #include "core/error.h"
 #include "data/shard.h"
 #include "io/container.h"
+#include "test_files.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-class Shard : public ::testing::Test {
+class Shard : public mds::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mds_shard_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   static std::vector<mds::Record> random_records(size_t n, uint32_t vocab, uint32_t seed) {
     std::mt19937 rng(seed);
@@ -65,7 +58,6 @@ class Shard : public ::testing::Test {
     return "";
   }
 
-  fs::path dir_;
 };
 
 bool same(const std::vector<mds::Record>& a, const std::vector<mds::Record>& b) {

@@ -11,12 +11,13 @@
 #include "text/bpe_trainer.h"
 #include "text/tokenizer.h"
 #include "text/train_corpus.h"
+#include "test_files.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-class TokenizerFile : public ::testing::Test {
+class TokenizerFile : public mds::testing::TempDirTest {
  protected:
   static void SetUpTestSuite() {
     mds::CorpusOptions co;
@@ -34,14 +35,6 @@ class TokenizerFile : public ::testing::Test {
   }
   static void TearDownTestSuite() { delete tok_; }
 
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mds_tokfile_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Loads `path` and returns the bad-input error message (fails if it loads).
   static std::string load_error(const std::string& path) {
     try {
@@ -55,12 +48,11 @@ class TokenizerFile : public ::testing::Test {
   }
 
   static mds::Tokenizer* tok_;
-  fs::path dir_;
 };
 mds::Tokenizer* TokenizerFile::tok_ = nullptr;
 
 TEST_F(TokenizerFile, SaveLoadRoundTrip) {
-  const std::string path = (dir_ / "tok.mds").string();
+  const std::string path = dir_.path("tok.mds");
   tok_->save(path);
   mds::Tokenizer back = mds::Tokenizer::load(path);
   EXPECT_EQ(back.vocab_size(), tok_->vocab_size());
@@ -80,7 +72,7 @@ TEST_F(TokenizerFile, EmbedsInAnotherContainer) {
   ckpt.meta["step"] = 7;
   ckpt.add(mds::Section::from<float>("param/w", std::vector<float>{1, 2, 3}));
   tok_->add_to(ckpt);
-  const std::string path = (dir_ / "ckpt.mds").string();
+  const std::string path = dir_.path("ckpt.mds");
   mds::write_container(path, ckpt);
   mds::Container read = mds::read_container(path, "checkpoint");
   mds::Tokenizer back = mds::Tokenizer::from_embedded(read);
@@ -116,7 +108,7 @@ TEST_F(TokenizerFile, SwappedMergesFailTheSelfTest) {
   std::swap(flat[0], flat[2]);
   std::swap(flat[1], flat[3]);
   *m = mds::Section::from<uint32_t>("merges", flat, m->shape);
-  const std::string path = (dir_ / "swapped.mds").string();
+  const std::string path = dir_.path("swapped.mds");
   mds::write_container(path, c);
   const std::string err = load_error(path);
   EXPECT_NE(err.find(path), std::string::npos) << err;
@@ -134,7 +126,7 @@ TEST_F(TokenizerFile, ChangedRareMergeFailsTheHashCheck) {
     flat[flat.size() - 1] = mds::kFirstByteId + 0x81;
     s = mds::Section::from<uint32_t>("merges", flat, s.shape);
   }
-  const std::string path = (dir_ / "rare.mds").string();
+  const std::string path = dir_.path("rare.mds");
   mds::write_container(path, c);
   const std::string err = load_error(path);
   EXPECT_NE(err.find("content hash mismatch"), std::string::npos) << err;
@@ -148,14 +140,14 @@ TEST_F(TokenizerFile, ForwardReferenceInMergesIsRejected) {
     flat[0] = mds::kFirstMergeId + 5;  // merge 0 cannot use merge 5's token
     s = mds::Section::from<uint32_t>("merges", flat, s.shape);
   }
-  const std::string path = (dir_ / "forward.mds").string();
+  const std::string path = dir_.path("forward.mds");
   mds::write_container(path, c);
   const std::string err = load_error(path);
   EXPECT_NE(err.find("merge 0 refers to token 265"), std::string::npos) << err;
 }
 
 TEST_F(TokenizerFile, BadMetadataIsRejected) {
-  const std::string path = (dir_ / "meta.mds").string();
+  const std::string path = dir_.path("meta.mds");
   {
     mds::Container c = tok_->to_container();
     c.meta["vocab_size"] = 5;
@@ -189,7 +181,7 @@ TEST_F(TokenizerFile, BadMetadataIsRejected) {
 }
 
 TEST_F(TokenizerFile, WrongKindAndTruncationAreRejected) {
-  const std::string path = (dir_ / "kind.mds").string();
+  const std::string path = dir_.path("kind.mds");
   mds::Container c = tok_->to_container();
   c.kind = "shard";
   mds::write_container(path, c);

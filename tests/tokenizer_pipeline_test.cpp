@@ -16,12 +16,13 @@
 #include "text/encode_pipeline.h"
 #include "text/tokenizer.h"
 #include "text/train_corpus.h"
+#include "test_files.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-class Pipeline : public ::testing::Test {
+class Pipeline : public mds::testing::TempDirTest {
  protected:
   static void SetUpTestSuite() {
     mds::CorpusOptions co;
@@ -33,30 +34,13 @@ class Pipeline : public ::testing::Test {
         bo));
   }
   static void TearDownTestSuite() { delete tok_; }
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mds_pipeline_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& n) const { return (dir_ / n).string(); }
-  std::string write_file(const std::string& name, const std::string& content) const {
-    std::ofstream(path(name), std::ios::binary) << content;
-    return path(name);
-  }
-  static std::string slurp(const std::string& p) {
-    auto b = mds::read_all_bytes(p);
-    return std::string(b.begin(), b.end());
-  }
   static mds::Tokenizer* tok_;
-  fs::path dir_;
 };
 mds::Tokenizer* Pipeline::tok_ = nullptr;
 
 TEST_F(Pipeline, TruncationPoliciesAndCounts) {
   const std::string long_src = "one two three four five six seven eight nine ten";
-  const std::string in = write_file("in.jsonl", "{\"src\": \"" + long_src + "\", \"trg\": \"short\"}\n"
+  const std::string in = write("in.jsonl", "{\"src\": \"" + long_src + "\", \"trg\": \"short\"}\n"
                                                 "{\"src\": \"hi\", \"trg\": \"a b c d e f g h\"}\n\n");
   const auto full_src = tok_->encode(long_src);
   const auto full_trg = tok_->encode("a b c d e f g h");
@@ -114,7 +98,7 @@ TEST_F(Pipeline, BadLinesNameFileAndLine) {
       {"{\"src\": \"caf\xE9\", \"trg\": \"b\"}", "invalid UTF-8 at byte 12"},
   };
   for (const auto& c : cases) {
-    const std::string in = write_file("bad.jsonl", "{\"src\": \"ok\", \"trg\": \"ok\"}\n" + c.line + "\n");
+    const std::string in = write("bad.jsonl", "{\"src\": \"ok\", \"trg\": \"ok\"}\n" + c.line + "\n");
     try {
       mds::encode_pairs_to_shard(*tok_, {in}, path("o.mds"), {});
       ADD_FAILURE() << "no error for " << c.line;
@@ -144,27 +128,27 @@ TEST_F(Pipeline, OutputBytesDoNotDependOnThreads) {
   EXPECT_EQ(a.records, 1005u);
   EXPECT_EQ(a.truncated_src, b.truncated_src);
   EXPECT_GT(a.truncated_src, 0u);
-  EXPECT_EQ(slurp(path("t1.mds")), slurp(path("t3.mds")));
+  EXPECT_EQ(mds::testing::read_file(path("t1.mds")), mds::testing::read_file(path("t3.mds")));
   // Decoding in parallel keeps the order too.
   mds::decode_shard_to_jsonl(*tok_, {path("t1.mds")}, path("d1.jsonl"), true, 1);
   mds::decode_shard_to_jsonl(*tok_, {path("t1.mds")}, path("d3.jsonl"), true, 3);
-  EXPECT_EQ(slurp(path("d1.jsonl")), slurp(path("d3.jsonl")));
+  EXPECT_EQ(mds::testing::read_file(path("d1.jsonl")), mds::testing::read_file(path("d3.jsonl")));
 }
 
 TEST_F(Pipeline, TruncationInsideACharacterDecodesWithReplacement) {
   // Multi-byte characters the tokenizer never merged are single bytes; cutting
   // after the first byte leaves invalid UTF-8, which JSON output replaces.
-  const std::string in = write_file("u.jsonl", "{\"src\": \"\xE6\x9D\xB1\xE4\xBA\xAC\", \"trg\": \"x\"}\n");
+  const std::string in = write("u.jsonl", "{\"src\": \"\xE6\x9D\xB1\xE4\xBA\xAC\", \"trg\": \"x\"}\n");
   mds::EncodeOptions o;
   o.max_src_len = 1;
   mds::encode_pairs_to_shard(*tok_, {in}, path("u.mds"), o);
   auto st = mds::decode_shard_to_jsonl(*tok_, {path("u.mds")}, path("u.out"), true, 1);
   EXPECT_EQ(st.invalid_utf8, 1u);
-  EXPECT_EQ(slurp(path("u.out")), "{\"src\":\"\xEF\xBF\xBD\",\"trg\":\"x\"}\n");
+  EXPECT_EQ(mds::testing::read_file(path("u.out")), "{\"src\":\"\xEF\xBF\xBD\",\"trg\":\"x\"}\n");
 }
 
 TEST_F(Pipeline, DecodeRefusesAShardOfAnotherTokenizer) {
-  const std::string in = write_file("in.jsonl", "{\"src\": \"a\", \"trg\": \"b\"}\n");
+  const std::string in = write("in.jsonl", "{\"src\": \"a\", \"trg\": \"b\"}\n");
   mds::encode_pairs_to_shard(*tok_, {in}, path("s.mds"), {});
   mds::Tokenizer other;  // no merges: a different hash
   try {
@@ -187,18 +171,18 @@ TEST_F(Pipeline, TextLinesOfRandomBytesRoundTrip) {
     }
     content.push_back('\n');
   }
-  const std::string in = write_file("rnd.txt", content);
+  const std::string in = write("rnd.txt", content);
   for (int threads : {1, 2}) {
     auto st = mds::encode_lines_to_ids(*tok_, {in}, path("rnd.ids"), threads);
     EXPECT_EQ(st.records, 400u);
     auto ds = mds::decode_id_lines(*tok_, {path("rnd.ids")}, path("rnd.back"), true, threads);
     EXPECT_EQ(ds.records, 400u);
-    EXPECT_EQ(slurp(path("rnd.back")), content);
+    EXPECT_EQ(mds::testing::read_file(path("rnd.back")), content);
   }
 }
 
 TEST_F(Pipeline, BadIdLinesNameFileAndLine) {
-  const std::string in = write_file("ids.txt", "4 5 6\n7 x 8\n");
+  const std::string in = write("ids.txt", "4 5 6\n7 x 8\n");
   try {
     mds::decode_id_lines(*tok_, {in}, path("o.txt"), true, 1);
     FAIL() << "expected an error";
@@ -206,7 +190,7 @@ TEST_F(Pipeline, BadIdLinesNameFileAndLine) {
     EXPECT_EQ(e.code(), mds::ExitCode::bad_input);
     EXPECT_NE(std::string(e.what()).find(in + ":2: column 3: expected a token id"), std::string::npos) << e.what();
   }
-  const std::string big = write_file("big.txt", "4\n5 1000\n");
+  const std::string big = write("big.txt", "4\n5 1000\n");
   try {
     mds::decode_id_lines(*tok_, {big}, path("o.txt"), true, 1);
     FAIL() << "expected an error";

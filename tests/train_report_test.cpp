@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "test_files.h"
 #include "train/report.h"
 
 namespace tr = mds::train;
@@ -46,11 +47,7 @@ TEST(Report, MetricsLinesEraseAndRedrawTheBar) {
     r.metric({{"type", "train"}, {"step", 1}});
     r.finish();
   }
-  std::rewind(f);
-  std::string text;
-  char buf[512];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  const std::string text = mds::testing::read_stream(f);
   std::fclose(f);
   // bar, erase, JSON line, bar again, final newline.
   const size_t json_at = text.find("\r\033[K{\"type\":\"train\",\"step\":1}\n");

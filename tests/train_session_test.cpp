@@ -12,6 +12,7 @@
 #include "text/tokenizer.h"
 #include "train/checkpoint.h"
 #include "train/session.h"
+#include "test_files.h"
 #include "train_test_model.h"
 
 namespace tr = mds::train;
@@ -50,23 +51,16 @@ class TestBinding : public tr::ModelBinding {
   }
 };
 
-class Session : public ::testing::Test {
+class Session : public mds::testing::TempDirTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mds_session_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-    tok_.save(file("tok.mds"));
-    write_shard(file("train.mds"), mds::testing::random_dataset(60, 1), tok_);
-    write_shard(file("valid.mds"), mds::testing::random_dataset(20, 2), tok_);
-    write_text(file("run.json"), R"({"model": {"timesteps": 8}, "train": {"steps": 20, "batch_size": 4,
+    tok_.save(path("tok.mds"));
+    write_shard(path("train.mds"), mds::testing::random_dataset(60, 1), tok_);
+    write_shard(path("valid.mds"), mds::testing::random_dataset(20, 2), tok_);
+    write("run.json", R"({"model": {"timesteps": 8}, "train": {"steps": 20, "batch_size": 4,
       "lr": 0.05, "lr_schedule": "cosine", "warmup_steps": 2, "grad_clip": 0.5, "loss_aware_history": 2,
       "bucket_pool": 2, "checkpoint_every": 0, "log_every": 5, "valid_every": 10, "seed": 5}})");
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string file(const std::string& n) const { return (dir_ / n).string(); }
-  static void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
   static void write_shard(const std::string& path, const tr::Dataset& d, const mds::Tokenizer& tok) {
     mds::ShardInfo info;
     info.vocab_size = tok.vocab_size();
@@ -78,12 +72,12 @@ class Session : public ::testing::Test {
 
   tr::SessionOptions base() const {
     tr::SessionOptions o;
-    o.config_path = file("run.json");
-    o.tokenizer_path = file("tok.mds");
-    o.data = {file("train.mds")};
-    o.valid = {file("valid.mds")};
-    o.out = file("ck.mds");
-    o.log = file("log.jsonl");
+    o.config_path = path("run.json");
+    o.tokenizer_path = path("tok.mds");
+    o.data = {path("train.mds")};
+    o.valid = {path("valid.mds")};
+    o.out = path("ck.mds");
+    o.log = path("log.jsonl");
     o.progress = 0;
     o.device = "cpu";  // the test binding's model runs on the CPU only
     return o;
@@ -106,16 +100,11 @@ class Session : public ::testing::Test {
     return {ExitCode::ok, "no error"};
   }
   static std::string slurp(std::FILE* f) {
-    std::rewind(f);
-    std::string s;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+    const std::string s = mds::testing::read_stream(f);
     std::fclose(f);
     return s;
   }
 
-  fs::path dir_;
   mds::Tokenizer tok_;
   TestBinding binding_;
   std::string stdout_, messages_;
@@ -126,7 +115,7 @@ class Session : public ::testing::Test {
 TEST_F(Session, FreshRunWritesASelfContainedCheckpoint) {
   const tr::SessionResult r = run(base());
   EXPECT_EQ(r.train.step, 20);
-  const Container ck = tr::read_checkpoint(file("ck.mds"));
+  const Container ck = tr::read_checkpoint(path("ck.mds"));
   EXPECT_EQ(ck.meta["config"]["model"]["timesteps"], 8);
   EXPECT_EQ(ck.meta["config"]["model"]["max_trg_len"], 8);  // default filled in
   EXPECT_EQ(ck.meta["config"]["train"]["steps"], 20);
@@ -135,7 +124,7 @@ TEST_F(Session, FreshRunWritesASelfContainedCheckpoint) {
   EXPECT_EQ(mds::Tokenizer::from_embedded(ck).hash(), tok_.hash());
   EXPECT_EQ(ck.meta["trainer"]["step"], 20);
   // Metrics went to the log file, nothing to stdout.
-  std::ifstream log(file("log.jsonl"));
+  std::ifstream log(path("log.jsonl"));
   std::string line;
   int valid = 0, lines = 0;
   while (std::getline(log, line)) {
@@ -158,31 +147,31 @@ TEST_F(Session, PrintConfigShowsEveryDefault) {
   EXPECT_EQ(j["train"]["beta2"], 0.999);
   EXPECT_EQ(j["model"]["max_src_len"], 12);
   EXPECT_EQ(j["model"]["vocab_size"], tok_.vocab_size());
-  EXPECT_FALSE(fs::exists(file("ck.mds")));
+  EXPECT_FALSE(fs::exists(path("ck.mds")));
 }
 
 TEST_F(Session, ResumeThroughFilesIsBitIdentical) {
   tr::SessionOptions straight = base();
-  straight.out = file("straight.mds");
+  straight.out = path("straight.mds");
   run(straight);
 
   tr::SessionOptions first = base();
   first.overrides = {"train.decay_steps=20"};  // keep the 20-step schedule while stopping at 10
   first.overrides.push_back("train.steps=10");
-  first.out = file("half.mds");
+  first.out = path("half.mds");
   EXPECT_EQ(run(first).train.step, 10);
 
   tr::SessionOptions second;  // only the checkpoint: config and tokenizer come from it
-  second.resume = file("half.mds");
-  second.data = {file("train.mds")};
-  second.valid = {file("valid.mds")};
-  second.out = file("resumed.mds");
+  second.resume = path("half.mds");
+  second.data = {path("train.mds")};
+  second.valid = {path("valid.mds")};
+  second.out = path("resumed.mds");
   second.overrides = {"train.steps=20", "train.decay_steps=0"};
   second.progress = 0;
-  second.log = file("log2.jsonl");
+  second.log = path("log2.jsonl");
   EXPECT_EQ(run(second).train.step, 20);
 
-  const Container a = tr::read_checkpoint(file("straight.mds")), b = tr::read_checkpoint(file("resumed.mds"));
+  const Container a = tr::read_checkpoint(path("straight.mds")), b = tr::read_checkpoint(path("resumed.mds"));
   ASSERT_EQ(a.sections.size(), b.sections.size());
   for (const auto& s : a.sections) {
     ASSERT_NE(b.find(s.name), nullptr) << s.name;
@@ -197,35 +186,35 @@ TEST_F(Session, SignalBeforeTheFirstStepStillWritesACheckpoint) {
   const tr::SessionResult r = run(base(), &stop);
   EXPECT_TRUE(r.train.interrupted);
   EXPECT_EQ(r.train.signal, 15);
-  EXPECT_EQ(tr::read_checkpoint(file("ck.mds")).meta["trainer"]["step"], 0);
+  EXPECT_EQ(tr::read_checkpoint(path("ck.mds")).meta["trainer"]["step"], 0);
 }
 
 TEST_F(Session, ResumeMayNotChangeModelOrTokenizer) {
   run(base());
   tr::SessionOptions o = base();
-  o.resume = file("ck.mds");
-  o.out = file("ck2.mds");
+  o.resume = path("ck.mds");
+  o.out = path("ck2.mds");
   o.overrides = {"model.max_src_len=5"};
   auto [code, msg] = fail(o);
   EXPECT_EQ(code, ExitCode::usage);
   EXPECT_NE(msg.find("keeps the checkpoint's model"), std::string::npos) << msg;
 
-  write_text(file("other.json"), R"({"model": {"timesteps": 9}})");
+  write("other.json", R"({"model": {"timesteps": 9}})");
   o.overrides.clear();
-  o.config_path = file("other.json");
+  o.config_path = path("other.json");
   std::tie(code, msg) = fail(o);
   EXPECT_EQ(code, ExitCode::usage);
   EXPECT_NE(msg.find("differs from the one in"), std::string::npos) << msg;
 
-  o.config_path = file("run.json");
-  mds::Tokenizer::from_merges({{4 + 'a', 4 + 'b'}}).save(file("tok2.mds"));
-  o.tokenizer_path = file("tok2.mds");
+  o.config_path = path("run.json");
+  mds::Tokenizer::from_merges({{4 + 'a', 4 + 'b'}}).save(path("tok2.mds"));
+  o.tokenizer_path = path("tok2.mds");
   std::tie(code, msg) = fail(o);
   EXPECT_EQ(code, ExitCode::usage);
   EXPECT_NE(msg.find("a resumed run keeps its tokenizer"), std::string::npos) << msg;
 
   // The same config and tokenizer are fine (the first run's command plus --resume).
-  o.tokenizer_path = file("tok.mds");
+  o.tokenizer_path = path("tok.mds");
   o.overrides = {"train.steps=22"};
   EXPECT_EQ(run(o).train.step, 22);
 }
@@ -243,13 +232,13 @@ TEST_F(Session, ConfigErrorsAreUsageErrors) {
       {"[1]", "expected a JSON object"},
   };
   for (const Case& c : cases) {
-    write_text(file("run.json"), c.text);
+    write("run.json", c.text);
     auto [code, msg] = fail(base());
     EXPECT_EQ(code, ExitCode::usage) << c.text;
     EXPECT_NE(msg.find(c.want), std::string::npos) << "got: " << msg << "\nwant: " << c.want;
   }
   tr::SessionOptions o = base();
-  o.config_path = file("missing.json");
+  o.config_path = path("missing.json");
   auto [code, msg] = fail(o);
   EXPECT_EQ(code, ExitCode::usage);
   EXPECT_NE(msg.find("no such file"), std::string::npos) << msg;
@@ -265,24 +254,24 @@ TEST_F(Session, ConfigErrorsAreUsageErrors) {
 }
 
 TEST_F(Session, BadShardsAreBadInput) {
-  write_text(file("junk.mds"), "this is not a shard");
+  write("junk.mds", "this is not a shard");
   tr::SessionOptions o = base();
-  o.data = {file("junk.mds")};
+  o.data = {path("junk.mds")};
   auto [code, msg] = fail(o);
   EXPECT_EQ(code, ExitCode::bad_input);
   EXPECT_NE(msg.find("junk.mds"), std::string::npos) << msg;
 
   const mds::Tokenizer other = mds::Tokenizer::from_merges({{4 + 'a', 4 + 'b'}});
-  write_shard(file("other.mds"), mds::testing::random_dataset(5, 3), other);
-  o.data = {file("train.mds"), file("other.mds")};
+  write_shard(path("other.mds"), mds::testing::random_dataset(5, 3), other);
+  o.data = {path("train.mds"), path("other.mds")};
   std::tie(code, msg) = fail(o);
   EXPECT_EQ(code, ExitCode::bad_input);
   EXPECT_NE(msg.find("tokenizer"), std::string::npos) << msg;
 
-  write_shard(file("empty.mds"), tr::Dataset{}, tok_);
-  o.data = {file("empty.mds")};
+  write_shard(path("empty.mds"), tr::Dataset{}, tok_);
+  o.data = {path("empty.mds")};
   std::tie(code, msg) = fail(o);
   EXPECT_EQ(code, ExitCode::bad_input);
   EXPECT_NE(msg.find("no training pairs"), std::string::npos) << msg;
-  EXPECT_FALSE(fs::exists(file("ck.mds")));
+  EXPECT_FALSE(fs::exists(path("ck.mds")));
 }

@@ -12,30 +12,20 @@
 
 #include "train/checkpoint.h"
 #include "train/trainer.h"
+#include "checkpoint_fixtures.h"
+#include "test_files.h"
 #include "train_test_model.h"
 
 namespace tr = mds::train;
 using mds::Container;
 using mds::testing::LinearTestModel;
+using mds::testing::TempDir;
+using mds::testing::expect_same_sections;
 namespace fs = std::filesystem;
 
 namespace {
 
 constexpr int kT = 8, kMaxSrc = 30, kMaxTrg = 8;
-
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("mds_trainer_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
 
 tr::TrainConfig small_config() {
   tr::TrainConfig c;
@@ -73,25 +63,9 @@ tr::TrainerSetup setup_for(const std::string& ckpt, tr::Reporter* rep = nullptr)
   return s;
 }
 
-void expect_same_sections(const Container& a, const Container& b) {
-  ASSERT_EQ(a.sections.size(), b.sections.size());
-  for (const auto& s : a.sections) {
-    const mds::Section* o = b.find(s.name);
-    ASSERT_NE(o, nullptr) << s.name;
-    EXPECT_EQ(s.dtype, o->dtype) << s.name;
-    EXPECT_EQ(s.shape, o->shape) << s.name;
-    EXPECT_TRUE(s.data == o->data) << "section " << s.name << " differs";
-  }
-}
-
 std::vector<nlohmann::json> read_lines(std::FILE* f) {
-  std::rewind(f);
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
   std::vector<nlohmann::json> out;
-  std::stringstream ss(text);
+  std::stringstream ss(mds::testing::read_stream(f));
   std::string line;
   while (std::getline(ss, line))
     if (!line.empty()) out.push_back(nlohmann::json::parse(line));
@@ -142,12 +116,12 @@ TEST(Trainer, ResumeIsBitIdentical) {
   const tr::TrainConfig c = small_config();
 
   LinearTestModel straight(kT);
-  tr::Trainer ta(straight, c, train, nullptr, setup_for(dir.file("a.mds")));
+  tr::Trainer ta(straight, c, train, nullptr, setup_for(dir.path("a.mds")));
   ASSERT_EQ(ta.run().step, 20);
 
   volatile std::sig_atomic_t stop = 0;
   LinearTestModel first(kT);
-  tr::TrainerSetup sb = setup_for(dir.file("b.mds"));
+  tr::TrainerSetup sb = setup_for(dir.path("b.mds"));
   sb.stop_flag = &stop;
   sb.on_step = [&](int64_t step) {
     if (step == 10) stop = SIGTERM;
@@ -156,19 +130,19 @@ TEST(Trainer, ResumeIsBitIdentical) {
   const tr::TrainResult rb = tb.run();
   ASSERT_TRUE(rb.interrupted);
   ASSERT_EQ(rb.step, 10);
-  const Container at10 = tr::read_checkpoint(dir.file("b.mds"));
+  const Container at10 = tr::read_checkpoint(dir.path("b.mds"));
   // The resumed half must cross the sampler warm-up and an epoch boundary to be a real test.
   ASSERT_EQ(at10.meta["trainer"]["step"], 10);
   EXPECT_TRUE(tb.sampler().warmed_up());
   EXPECT_GE(at10.meta["trainer"]["data_position"]["epoch"].get<int>(), 1);
 
   LinearTestModel resumed(kT, /*init_seed=*/999);  // other init: load_state must overwrite everything
-  tr::Trainer tc(resumed, c, train, nullptr, setup_for(dir.file("c.mds")));
+  tr::Trainer tc(resumed, c, train, nullptr, setup_for(dir.path("c.mds")));
   tc.resume(at10);
   EXPECT_EQ(tc.step(), 10);
   ASSERT_EQ(tc.run().step, 20);
 
-  const Container a = tr::read_checkpoint(dir.file("a.mds")), cc = tr::read_checkpoint(dir.file("c.mds"));
+  const Container a = tr::read_checkpoint(dir.path("a.mds")), cc = tr::read_checkpoint(dir.path("c.mds"));
   expect_same_sections(a, cc);
   EXPECT_EQ(a.meta["trainer"], cc.meta["trainer"]);
   EXPECT_EQ(a.meta["model_state"], cc.meta["model_state"]);
@@ -188,7 +162,7 @@ TEST(Trainer, SigtermSavesAValidCheckpointAndStops) {
   ASSERT_EQ(sigaction(SIGTERM, &sa, &old), 0);
   g_signal = 0;
   LinearTestModel model(kT);
-  tr::TrainerSetup s = setup_for(dir.file("sig.mds"));
+  tr::TrainerSetup s = setup_for(dir.path("sig.mds"));
   s.stop_flag = &g_signal;
   s.on_step = [](int64_t step) {
     if (step == 5) std::raise(SIGTERM);
@@ -202,13 +176,13 @@ TEST(Trainer, SigtermSavesAValidCheckpointAndStops) {
   EXPECT_EQ(r.signal, SIGTERM);
   EXPECT_EQ(r.step, 5);
   EXPECT_TRUE(r.checkpoint_written);
-  const Container ck = tr::read_checkpoint(dir.file("sig.mds"));
+  const Container ck = tr::read_checkpoint(dir.path("sig.mds"));
   EXPECT_EQ(ck.kind, "checkpoint");
   EXPECT_EQ(ck.meta["trainer"]["step"], 5);
   LinearTestModel loaded(kT, 1234);
   loaded.load_state(ck);
   EXPECT_EQ(loaded.weights(), model.weights());
-  EXPECT_FALSE(fs::exists(dir.file("sig.mds") + ".tmp"));
+  EXPECT_FALSE(fs::exists(dir.path("sig.mds") + ".tmp"));
 }
 
 TEST(Trainer, NonFiniteLossStopsNamingTheStep) {
@@ -216,7 +190,7 @@ TEST(Trainer, NonFiniteLossStopsNamingTheStep) {
   const tr::Dataset train = mds::testing::random_dataset(40, 5);
   LinearTestModel model(kT);
   model.nan_loss_calls = {13};  // grad_accum 2: call 13 is the first micro-batch of step 7
-  tr::Trainer t(model, small_config(), train, nullptr, setup_for(dir.file("x.mds")));
+  tr::Trainer t(model, small_config(), train, nullptr, setup_for(dir.path("x.mds")));
   try {
     t.run();
     FAIL() << "no error";
@@ -227,7 +201,7 @@ TEST(Trainer, NonFiniteLossStopsNamingTheStep) {
     EXPECT_NE(m.find("--skip-nonfinite"), std::string::npos) << m;
   }
   EXPECT_EQ(t.step(), 6);
-  EXPECT_FALSE(fs::exists(dir.file("x.mds")));  // nothing written with a bad state
+  EXPECT_FALSE(fs::exists(dir.path("x.mds")));  // nothing written with a bad state
 }
 
 TEST(Trainer, NonFiniteGradientStopsToo) {
@@ -253,11 +227,11 @@ TEST(Trainer, SkipNonFiniteCountsAndContinues) {
   tr::TrainConfig c = small_config();
   c.steps = 10;
   c.skip_nonfinite = true;
-  tr::Trainer t(model, c, train, nullptr, setup_for(dir.file("s.mds"), &rep));
+  tr::Trainer t(model, c, train, nullptr, setup_for(dir.path("s.mds"), &rep));
   const tr::TrainResult r = t.run();
   EXPECT_EQ(r.step, 10);
   EXPECT_EQ(r.nonfinite_skipped, 2);
-  const Container ck = tr::read_checkpoint(dir.file("s.mds"));
+  const Container ck = tr::read_checkpoint(dir.path("s.mds"));
   EXPECT_EQ(ck.meta["trainer"]["nonfinite_skipped"], 2);
   int skips = 0;
   for (const auto& j : read_lines(log))
@@ -292,13 +266,13 @@ TEST(Trainer, CheckpointsAreNeverWrittenWithNaN) {
   std::vector<float> v = {1.f, NAN, 2.f};
   c.add(mds::Section::from("param/x", v));
   try {
-    tr::write_checkpoint(dir.file("nan.mds"), c);
+    tr::write_checkpoint(dir.path("nan.mds"), c);
     FAIL();
   } catch (const mds::Error& e) {
     EXPECT_EQ(e.code(), mds::ExitCode::runtime);
     EXPECT_NE(std::string(e.what()).find("section \"param/x\" holds NaN at element 1"), std::string::npos) << e.what();
   }
-  EXPECT_FALSE(fs::exists(dir.file("nan.mds")));
+  EXPECT_FALSE(fs::exists(dir.path("nan.mds")));
 }
 
 TEST(Trainer, AccumulationScalesAndClippingBounds) {
@@ -328,7 +302,7 @@ TEST(Trainer, MetricsLinesCarryTheDocumentedFields) {
   c.log_every = 5;
   c.valid_every = 10;
   c.checkpoint_every = 10;
-  tr::Trainer t(model, c, train, &valid, setup_for(dir.file("m.mds"), &rep));
+  tr::Trainer t(model, c, train, &valid, setup_for(dir.path("m.mds"), &rep));
   t.run();
   std::map<std::string, int> count;
   for (const auto& j : read_lines(log)) {
@@ -360,14 +334,14 @@ TEST(Trainer, ResumeOnChangedDataWarnsAndRestartsTheEpoch) {
   LinearTestModel a(kT);
   tr::TrainConfig c = small_config();
   c.steps = 5;
-  tr::Trainer ta(a, c, train, nullptr, setup_for(dir.file("d.mds")));
+  tr::Trainer ta(a, c, train, nullptr, setup_for(dir.path("d.mds")));
   ta.run();
   std::FILE* msgs = std::tmpfile();
   tr::Reporter rep(nullptr, msgs, false);
   LinearTestModel b(kT);
   c.steps = 8;
-  tr::Trainer tb(b, c, other, nullptr, setup_for(dir.file("e.mds"), &rep));
-  tb.resume(tr::read_checkpoint(dir.file("d.mds")));
+  tr::Trainer tb(b, c, other, nullptr, setup_for(dir.path("e.mds"), &rep));
+  tb.resume(tr::read_checkpoint(dir.path("d.mds")));
   EXPECT_EQ(tb.data_position().batch, 0);
   EXPECT_EQ(tb.run().step, 8);
   std::rewind(msgs);

@@ -6,6 +6,7 @@
 // - parallel_for_each: each thread builds its own state (scorer, caches) once;
 //   items are handed out in small chunks so long and short ones balance;
 //   results are written by index, so output never depends on the thread count.
+//   parallel_map is the same loop collecting one result per item.
 #pragma once
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace mds {
@@ -67,6 +69,15 @@ void parallel_for_each(size_t n, int threads, MakeState&& make_state, Fn&& fn) {
     for (auto& th : pool) th.join();
   }
   if (error) std::rethrow_exception(error);
+}
+
+// parallel_for_each collecting out[i] = fn(state, i) for every item i.
+template <typename MakeState, typename Fn>
+auto parallel_map(size_t n, int threads, MakeState&& make_state, Fn&& fn) {
+  using State = decltype(make_state());
+  std::vector<std::decay_t<std::invoke_result_t<Fn&, State&, size_t>>> out(n);
+  parallel_for_each(n, threads, make_state, [&](State& state, size_t i) { out[i] = fn(state, i); });
+  return out;
 }
 
 }  // namespace mds

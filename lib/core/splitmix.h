@@ -2,7 +2,8 @@
 // number generators", OOPSLA 2014; constants from Vigna's splitmix64.c), the
 // one home of the hash behind every random stream of mds: the backends'
 // counter-based noise (backend/rng.h), the trainer's streams (train/rng.h)
-// and the sampler's per-example generators (sample/example_rng.h).
+// and the sampler's per-example generators (sample/example_rng.h); also the
+// mixer of the tokenizer trainer's word table (text/word_counts.cpp).
 #pragma once
 
 #include <cstdint>

@@ -80,8 +80,7 @@ void activation_backward(const Context& ctx, Activation act, const Tensor& x, co
   template void activation_forward<T>(const Context&, Activation, const Tensor&, Tensor&);              \
   template void activation_backward<T>(const Context&, Activation, const Tensor&, const Tensor&, const Tensor&, \
                                        Tensor&, GradMode);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -167,6 +167,24 @@ void attention_forward(const Context& ctx, const AttentionShape& s, const Attent
       T* ob = out.as<T>() + int64_t(b) * L * H + int64_t(h) * D;
       T* lb = lse.as<T>() + (int64_t(b) * s.heads + h) * L;
       auto value = [&](int j) { return rows + int64_t(j) * v.stride + 2 * H + int64_t(h) * D; };
+      // Query i's output o = the softmax of its n scores sc (largest mx) over the
+      // values of the keys key(0..n-1), and its log-sum-exp; -inf scores are
+      // masked keys, and a query with none valid gets o = 0, lse = -inf.
+      auto softmax_values = [&](int i, const T* sc, int n, T mx, auto key, T* o) {
+        if (std::isinf(mx)) {
+          lb[i] = ninf;
+          return;
+        }
+        T sum = 0;
+        for (int k = 0; k < n; ++k) {
+          if (std::isinf(sc[k])) continue;
+          const T e = std::exp(sc[k] - mx);
+          sum += e;
+          axpy_n(e, value(key(k)), o, D);
+        }
+        for (int c = 0; c < D; ++c) o[c] /= sum;
+        lb[i] = mx + std::log(sum);
+      };
       for (int i0 = 0; i0 < L; i0 += kQB) {
         const int i1 = std::min(L, i0 + kQB);
         block_columns(v, i0, i1, cols);
@@ -181,37 +199,14 @@ void attention_forward(const Context& ctx, const AttentionShape& s, const Attent
             for (int j = 0; j < L; ++j)
               if (v.valid[j]) row[j] = scale * dot(q, rows + int64_t(j) * v.stride + H + int64_t(h) * D, D);
             const T mx = *std::max_element(row.begin(), row.end());
-            if (std::isinf(mx)) {
-              lb[i] = ninf;
-              continue;
-            }
-            T sum = 0;
-            for (int j = 0; j < L; ++j) {
-              if (std::isinf(row[j])) continue;
-              const T e = std::exp(row[j] - mx);
-              sum += e;
-              axpy_n(e, value(j), o, D);
-            }
-            for (int c = 0; c < D; ++c) o[c] /= sum;
-            lb[i] = mx + std::log(sum);
+            softmax_values(i, row.data(), L, mx, [](int j) { return j; }, o);
             continue;
           }
           const T* sr = S.data() + size_t(i - i0) * C;
           T mx = ninf;
           for (int col = 0; col < C; ++col) mx = std::max(mx, sr[col]);
-          if (std::isinf(mx)) {  // a padding query with no valid key in reach
-            lb[i] = ninf;
-            continue;
-          }
-          T sum = 0;
-          for (int col = 0; col < C; ++col) {
-            if (std::isinf(sr[col])) continue;
-            const T e = std::exp(sr[col] - mx);
-            sum += e;
-            axpy_n(e, value(cols.keys[col]), o, D);
-          }
-          for (int c = 0; c < D; ++c) o[c] /= sum;
-          lb[i] = mx + std::log(sum);
+          // (mx = -inf: a padding query with no valid key in reach)
+          softmax_values(i, sr, C, mx, [&](int col) { return cols.keys[col]; }, o);
         }
       }
     }
@@ -301,8 +296,7 @@ void attention_backward(const Context& ctx, const AttentionShape& s, const Atten
                                      const Tensor&, Tensor&, Tensor&);                                          \
   template void attention_backward<T>(const Context&, const AttentionShape&, const AttentionPattern&,           \
                                       const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

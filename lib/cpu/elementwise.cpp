@@ -89,8 +89,7 @@ double sum_squares(const Context& ctx, const Tensor& x) {
   template void axpy<T>(const Context&, double, const Tensor&, Tensor&);                \
   template void scale<T>(const Context&, Tensor&, double);                              \
   template double sum_squares<T>(const Context&, const Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

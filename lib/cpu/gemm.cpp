@@ -142,8 +142,7 @@ void gemm_reference(const Context& ctx, bool ta, bool tb, int64_t M, int64_t N, 
   template void add_column_sums<T>(const Context&, const T*, int64_t, int64_t, T*);                               \
   template void gemm_reference<T>(const Context&, bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t,     \
                                   const T*, int64_t, T, T*, int64_t);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -86,8 +86,7 @@ void layer_norm_backward(const Context& ctx, const Tensor& x, const Tensor& gamm
                                       Tensor&, Tensor&, Tensor&);                                              \
   template void layer_norm_backward<T>(const Context&, const Tensor&, const Tensor&, const Tensor&,            \
                                        const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -104,8 +104,7 @@ void grouped_linear_backward(const Context& ctx, const Tensor& x, const Tensor& 
                                           const std::vector<int64_t>&, Tensor&);                                \
   template void grouped_linear_backward<T>(const Context&, const Tensor&, const Tensor&, const Tensor&,         \
                                            const std::vector<int64_t>&, Tensor&, Tensor&, Tensor&, GradMode);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

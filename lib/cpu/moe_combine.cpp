@@ -65,8 +65,7 @@ void moe_combine_backward(const Context& ctx, const Tensor& yp, const Tensor& ga
                                        Tensor&);                                                                \
   template void moe_combine_backward<T>(const Context&, const Tensor&, const Tensor&, const MoeDispatch&,       \
                                         const Tensor&, Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -11,6 +11,11 @@
 #include "backend/backend.h"
 #include "cpu/context.h"
 
+// Applies M to each scalar the operations are instantiated for (float for
+// use, double for the gradient checks): the one list of them, used by every
+// operation file as MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE).
+#define MDS_CPU_FOR_EACH_REAL(M) M(float) M(double)
+
 namespace mds {
 namespace cpu {
 

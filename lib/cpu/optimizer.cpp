@@ -44,8 +44,7 @@ void ema_update(const Context& ctx, Tensor& ema, const Tensor& param, double dec
 #define MDS_INSTANTIATE(T)                                                                                   \
   template void adamw_step<T>(const Context&, Tensor&, const Tensor&, Tensor&, Tensor&, const AdamWParams&); \
   template void ema_update<T>(const Context&, Tensor&, const Tensor&, double);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -53,8 +53,7 @@ void add_position_time_backward(const Context& ctx, const Tensor& dout, int batc
   template void add_position_time_forward<T>(const Context&, const Tensor&, const Tensor&, const Tensor&, int, \
                                              int, Tensor&);                                                    \
   template void add_position_time_backward<T>(const Context&, const Tensor&, int, int, Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -63,8 +63,7 @@ void dropout_backward(const Context& ctx, const Tensor& dy, const Tensor& mask, 
   template void dropout_forward<T>(const Context&, const Tensor&, double, const Tensor&, uint64_t, Tensor&,   \
                                    Tensor&);                                                                 \
   template void dropout_backward<T>(const Context&, const Tensor&, const Tensor&, double, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -66,8 +66,7 @@ void round_argmax(const Context& ctx, const Tensor& x, const Tensor& E, const Te
 #define MDS_INSTANTIATE(T)                                                                               \
   template void round_nearest<T>(const Context&, const Tensor&, const Tensor&, Tensor&);                 \
   template void round_argmax<T>(const Context&, const Tensor&, const Tensor&, const Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -81,8 +81,7 @@ void router_aux_backward(const Context& ctx, const Tensor& logits, const Tensor&
                                                     const Tensor&, const MoeDispatch&);                      \
   template void router_aux_backward<T>(const Context&, const Tensor&, const Tensor&, const Tensor&,          \
                                        const MoeDispatch&, double, double, Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

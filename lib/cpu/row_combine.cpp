@@ -44,26 +44,19 @@ void row_combine_backward(const Context& ctx, const Tensor& dout, const Tensor& 
                           const Tensor& ae, Tensor& dx, Tensor& dm, Tensor& de) {
   const int64_t C = dout.cols(), R = dout.rows();
   const T* pd = dout.as<T>();
-  if (dx.defined()) {
-    check_numel(ax, R, "row_combine_backward", "ax");
-    check_numel(dx, R * C, "row_combine_backward", "dx");
-    const T* pax = ax.as<T>();
-    T* p = dx.as<T>();
+  // The gradient of a per-row term a[r] y[r]: dy[r] += a[r] dout[r] (x and e alike).
+  auto row_scaled = [&](const Tensor& a, Tensor& dy, const char* a_name, const char* dy_name) {
+    check_numel(a, R, "row_combine_backward", a_name);
+    check_numel(dy, R * C, "row_combine_backward", dy_name);
+    const T* pa = a.as<T>();
+    T* p = dy.as<T>();
     ctx.parallel_for(R, 32, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = 0; c < C; ++c) p[r * C + c] += pax[r] * pd[r * C + c];
+        for (int64_t c = 0; c < C; ++c) p[r * C + c] += pa[r] * pd[r * C + c];
     });
-  }
-  if (de.defined()) {
-    check_numel(ae, R, "row_combine_backward", "ae");
-    check_numel(de, R * C, "row_combine_backward", "de");
-    const T* pae = ae.as<T>();
-    T* p = de.as<T>();
-    ctx.parallel_for(R, 32, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = 0; c < C; ++c) p[r * C + c] += pae[r] * pd[r * C + c];
-    });
-  }
+  };
+  if (dx.defined()) row_scaled(ax, dx, "ax", "dx");
+  if (de.defined()) row_scaled(ae, de, "ae", "de");
   if (dm.defined()) {
     check_numel(am, R, "row_combine_backward", "am");
     check_numel(dm, C, "row_combine_backward", "dm");
@@ -83,8 +76,7 @@ void row_combine_backward(const Context& ctx, const Tensor& dout, const Tensor& 
                                        const Tensor&, const Tensor&, const Tensor&, Tensor&);                   \
   template void row_combine_backward<T>(const Context&, const Tensor&, const Tensor&, const Tensor&,            \
                                         const Tensor&, Tensor&, Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

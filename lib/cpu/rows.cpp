@@ -6,14 +6,25 @@
 namespace mds {
 namespace cpu {
 
+namespace {
+// The row indices of a gather or scatter of rows of width C: index is i32,
+// `packed` (the gathered rows) holds index.numel() * C values, and every index
+// is in [0, rows).
+const int32_t* checked_rows(const Tensor& index, int64_t rows, const Tensor& packed, int64_t C, const char* op,
+                            const char* packed_name) {
+  check_type(index, ElemType::i32, op, "index");
+  check_numel(packed, index.numel() * C, op, packed_name);
+  const int32_t* idx = index.as<int32_t>();
+  for (int64_t s = 0; s < index.numel(); ++s)
+    if (idx[s] < 0 || idx[s] >= rows) throw_runtime("{}: index[{}] = {} is outside [0, {})", op, s, idx[s], rows);
+  return idx;
+}
+}  // namespace
+
 template <typename T>
 void gather_rows(const Context& ctx, const Tensor& x, const Tensor& index, Tensor& out) {
-  check_type(index, ElemType::i32, "gather_rows", "index");
-  const int64_t C = x.cols(), R = x.rows(), S = index.numel();
-  check_numel(out, S * C, "gather_rows", "out");
-  const int32_t* idx = index.as<int32_t>();
-  for (int64_t s = 0; s < S; ++s)
-    if (idx[s] < 0 || idx[s] >= R) throw_runtime("gather_rows: index[{}] = {} is outside [0, {})", s, idx[s], R);
+  const int64_t C = x.cols(), S = index.numel();
+  const int32_t* idx = checked_rows(index, x.rows(), out, C, "gather_rows", "out");
   const T* px = x.as<T>();
   T* po = out.as<T>();
   ctx.parallel_for(S, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t s0, int64_t s1) {
@@ -23,12 +34,8 @@ void gather_rows(const Context& ctx, const Tensor& x, const Tensor& index, Tenso
 
 template <typename T>
 void scatter_add_rows(const Context& ctx, const Tensor& dout, const Tensor& index, Tensor& dx) {
-  check_type(index, ElemType::i32, "scatter_add_rows", "index");
-  const int64_t C = dx.cols(), R = dx.rows(), S = index.numel();
-  check_numel(dout, S * C, "scatter_add_rows", "dout");
-  const int32_t* idx = index.as<int32_t>();
-  for (int64_t s = 0; s < S; ++s)
-    if (idx[s] < 0 || idx[s] >= R) throw_runtime("scatter_add_rows: index[{}] = {} is outside [0, {})", s, idx[s], R);
+  const int64_t C = dx.cols(), S = index.numel();
+  const int32_t* idx = checked_rows(index, dx.rows(), dout, C, "scatter_add_rows", "dout");
   const T* pd = dout.as<T>();
   T* px = dx.as<T>();
   // Repeated indices collide, so threads split the columns instead of the rows.
@@ -44,8 +51,7 @@ void scatter_add_rows(const Context& ctx, const Tensor& dout, const Tensor& inde
 #define MDS_INSTANTIATE(T)                                                                     \
   template void gather_rows<T>(const Context&, const Tensor&, const Tensor&, Tensor&);         \
   template void scatter_add_rows<T>(const Context&, const Tensor&, const Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -47,8 +47,7 @@ void softmax_backward(const Context& ctx, const Tensor& y, const Tensor& dy, Ten
 #define MDS_INSTANTIATE(T)                                                          \
   template void softmax_forward<T>(const Context&, const Tensor&, Tensor&);         \
   template void softmax_backward<T>(const Context&, const Tensor&, const Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -56,8 +56,7 @@ void row_sq_diff_backward(const Context& ctx, const Tensor& a, const Tensor& b, 
   template void row_sq_diff_forward<T>(const Context&, const Tensor&, const Tensor&, Tensor&);              \
   template void row_sq_diff_backward<T>(const Context&, const Tensor&, const Tensor&, const Tensor&, Tensor&, \
                                         Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

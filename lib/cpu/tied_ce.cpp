@@ -133,8 +133,7 @@ void tied_ce_backward(const Context& ctx, const Tensor& x, const Tensor& E, cons
                                    const Tensor&, Tensor&);                                                    \
   template void tied_ce_backward<T>(const Context&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, \
                                     const Tensor&, Tensor&, Tensor&, Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -73,8 +73,7 @@ void topk_gates_backward(const Context& ctx, const Tensor& probs, const Tensor& 
   template void topk_gates_forward<T>(const Context&, const Tensor&, int, bool, Tensor&, Tensor&);            \
   template void topk_gates_backward<T>(const Context&, const Tensor&, const Tensor&, bool, const Tensor&,     \
                                        Tensor&);
-MDS_INSTANTIATE(float)
-MDS_INSTANTIATE(double)
+MDS_CPU_FOR_EACH_REAL(MDS_INSTANTIATE)
 #undef MDS_INSTANTIATE
 
 }  // namespace cpu

@@ -6,7 +6,7 @@
 
 namespace mds {
 
-bool is_valid_utf8(const std::string& s, size_t* bad_offset) {
+bool is_valid_utf8(std::string_view s, size_t* bad_offset) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t n = s.size(), i = 0;
   auto fail = [&](size_t at) {
@@ -41,6 +41,40 @@ std::string jsonl_parse_message(const JsonParseError& e) {
   return e.describe(fmt::format("at byte {} of the line", e.byte));
 }
 
+JsonlLine parse_jsonl_line(std::string_view line, nlohmann::json& obj, std::string* why, std::string_view expected) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.find_first_not_of(" \t") == std::string_view::npos) return JsonlLine::blank;
+  size_t bad = 0;
+  if (!is_valid_utf8(line, &bad)) {
+    *why = fmt::format("invalid UTF-8 at byte {} of the line; expected a UTF-8 JSON object", bad);
+    return JsonlLine::bad;
+  }
+  JsonParseError e;
+  if (!parse_json(line, obj, &e)) {
+    *why = jsonl_parse_message(e);
+    return JsonlLine::bad;
+  }
+  if (!obj.is_object()) {
+    *why = fmt::format("expected {}, found {}", expected, obj.type_name());
+    return JsonlLine::bad;
+  }
+  return JsonlLine::object;
+}
+
+const std::string* jsonl_string_field(const nlohmann::json& obj, const std::string& key, std::string* why,
+                                      std::string_view about) {
+  auto it = obj.find(key);
+  if (it == obj.end()) {
+    *why = fmt::format("missing field \"{}\"{}", key, about);
+    return nullptr;
+  }
+  if (!it->is_string()) {
+    *why = fmt::format("field \"{}\" must be a string, found {}", key, it->type_name());
+    return nullptr;
+  }
+  return &it->get_ref<const std::string&>();
+}
+
 JsonlReader::JsonlReader(const std::string& path, bool skip_bad) : lines_(path), skip_bad_(skip_bad) {}
 
 std::string JsonlReader::where() const { return fmt::format("{}:{}", lines_.display_name(), lines_.line_number()); }
@@ -51,39 +85,25 @@ void JsonlReader::bad_record(const std::string& what) {
 }
 
 bool JsonlReader::next(nlohmann::json& obj) {
+  std::string why;
   while (lines_.next(line_)) {
-    if (!line_.empty() && line_.back() == '\r') line_.pop_back();
-    if (line_.find_first_not_of(" \t") == std::string::npos) continue;
-    size_t bad = 0;
-    if (!is_valid_utf8(line_, &bad)) {
-      bad_record(fmt::format("invalid UTF-8 at byte {} of the line; expected a UTF-8 JSON object", bad));
-      continue;
+    switch (parse_jsonl_line(line_, obj, &why)) {
+      case JsonlLine::blank: continue;
+      case JsonlLine::bad: bad_record(why); continue;
+      case JsonlLine::object: return true;
     }
-    JsonParseError e;
-    if (!parse_json(line_, obj, &e)) {
-      bad_record(jsonl_parse_message(e));
-      continue;
-    }
-    if (!obj.is_object()) {
-      bad_record(fmt::format("expected a JSON object, found {}", obj.type_name()));
-      continue;
-    }
-    return true;
   }
   return false;
 }
 
 bool JsonlReader::get_string(const nlohmann::json& obj, const std::string& key, std::string& out) {
-  auto it = obj.find(key);
-  if (it == obj.end()) {
-    bad_record(fmt::format("missing field \"{}\"", key));
+  std::string why;
+  const std::string* s = jsonl_string_field(obj, key, &why);
+  if (!s) {
+    bad_record(why);
     return false;
   }
-  if (!it->is_string()) {
-    bad_record(fmt::format("field \"{}\" must be a string, found {}", key, it->type_name()));
-    return false;
-  }
-  out = it->get<std::string>();
+  out = *s;
   return true;
 }
 

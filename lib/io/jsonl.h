@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +42,25 @@ class JsonlReader {
   std::string line_;
 };
 
+// What one line of JSON Lines holds.
+enum class JsonlLine { blank, object, bad };
+
+// The one reading of a JSON Lines line, behind every JSONL reader of mds
+// (JsonlReader, the corpus reader of text/corpus.h, mds-sample's stream): a
+// trailing "\r" is ignored; a line of only spaces and tabs is blank;
+// anything else must be UTF-8 holding one JSON object, parsed into obj under
+// the limits of io/json_text.h. On bad, *why says what is wrong without the
+// "file:line: " prefix; `expected` names the object the reader wants in the
+// message for a line that holds another JSON value.
+JsonlLine parse_jsonl_line(std::string_view line, nlohmann::json& obj, std::string* why,
+                           std::string_view expected = "a JSON object");
+
+// Field `key` of a JSONL object as a string: its address, or nullptr with
+// *why set when it is missing or not a string. `about` follows the field's
+// name in the "missing field" message (" (the source text)").
+const std::string* jsonl_string_field(const nlohmann::json& obj, const std::string& key, std::string* why,
+                                      std::string_view about = "");
+
 struct JsonParseError;
 // The message for a JSONL line that parse_json (io/json_text.h) refused, in
 // the words every JSONL reader uses; the caller prefixes "file:line: ".
@@ -48,6 +68,6 @@ std::string jsonl_parse_message(const JsonParseError& e);
 
 // True when s is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 // On failure *bad_offset is the byte offset of the first invalid sequence.
-bool is_valid_utf8(const std::string& s, size_t* bad_offset = nullptr);
+bool is_valid_utf8(std::string_view s, size_t* bad_offset = nullptr);
 
 }  // namespace mds

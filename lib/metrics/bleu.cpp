@@ -134,8 +134,6 @@ BleuStats BleuScorer::segment(const std::string& hyp, const std::vector<std::str
   auto usable = usable_references(refs);
   ids_of(hyp, hyp_);
   refs_.resize(usable.size());
-  ref_prev_.resize(usable.size());
-  ref_ng_.resize(usable.size());
   for (size_t r = 0; r < usable.size(); ++r) ids_of(*usable[r], refs_[r]);
 
   BleuStats st;
@@ -157,35 +155,19 @@ BleuStats BleuScorer::segment(const std::string& hyp, const std::vector<std::str
   }
   st.ref_len = best_len;
 
-  // Unigrams get dense per-segment ids first, so counting arrays stay small.
-  interner_.clear();
-  hyp_prev_.resize(hyp_.size());
-  for (size_t i = 0; i < hyp_.size(); ++i) hyp_prev_[i] = interner_.intern(hyp_[i]);
-  for (size_t r = 0; r < refs_.size(); ++r) {
-    ref_prev_[r].resize(refs_[r].size());
-    for (size_t i = 0; i < refs_[r].size(); ++i) ref_prev_[r][i] = interner_.intern(refs_[r][i]);
-  }
+  ngrams_.start(hyp_);
+  for (const auto& r : refs_) ngrams_.add_ref(r);
   for (size_t n = 1; n <= order; ++n) {
-    size_t alphabet;
-    if (n == 1) {
-      alphabet = interner_.size();
-    } else {
-      interner_.clear();
-      extend_ngrams(hyp_prev_, hyp_.data(), hyp_.size(), n, interner_, hyp_ng_);
-      hyp_prev_.swap(hyp_ng_);
-      for (size_t r = 0; r < refs_.size(); ++r) {
-        extend_ngrams(ref_prev_[r], refs_[r].data(), refs_[r].size(), n, interner_, ref_ng_[r]);
-        ref_prev_[r].swap(ref_ng_[r]);
-      }
-      alphabet = interner_.size();
-    }
-    st.total[n - 1] = static_cast<long long>(hyp_prev_.size());
-    if (hyp_prev_.empty()) continue;
+    if (n > 1) ngrams_.next_order(n);
+    const size_t alphabet = ngrams_.alphabet();
+    const std::vector<uint32_t>& hyp_ids = ngrams_.hyp();
+    st.total[n - 1] = static_cast<long long>(hyp_ids.size());
+    if (hyp_ids.empty()) continue;
     // Max count over references, then clip the hypothesis counts.
     counts_.assign(alphabet, 0);
-    for (uint32_t g : hyp_prev_) ++counts_[g];
+    for (uint32_t g : hyp_ids) ++counts_[g];
     if (refs_.size() == 1) {
-      for (uint32_t g : ref_prev_[0])
+      for (uint32_t g : ngrams_.ref(0))
         if (counts_[g]) {
           --counts_[g];
           ++st.correct[n - 1];
@@ -195,10 +177,10 @@ BleuStats BleuScorer::segment(const std::string& hyp, const std::vector<std::str
     maxref_.assign(alphabet, 0);
     for (size_t r = 0; r < refs_.size(); ++r) {
       refcount_.assign(alphabet, 0);
-      for (uint32_t g : ref_prev_[r]) ++refcount_[g];
-      for (uint32_t g : ref_prev_[r]) maxref_[g] = std::max(maxref_[g], refcount_[g]);
+      for (uint32_t g : ngrams_.ref(r)) ++refcount_[g];
+      for (uint32_t g : ngrams_.ref(r)) maxref_[g] = std::max(maxref_[g], refcount_[g]);
     }
-    for (uint32_t g : hyp_prev_) {
+    for (uint32_t g : hyp_ids) {
       if (maxref_[g]) {  // each hypothesis occurrence takes one unit of the reference maximum
         --maxref_[g];
         ++st.correct[n - 1];
@@ -210,11 +192,7 @@ BleuStats BleuScorer::segment(const std::string& hyp, const std::vector<std::str
 
 std::vector<BleuStats> bleu_segment_stats(const std::vector<EvalExample>& examples, const BleuOptions& opt,
                                           int threads) {
-  std::vector<BleuStats> out(examples.size());
-  parallel_for_each(
-      examples.size(), threads, [&] { return BleuScorer(opt); },
-      [&](BleuScorer& s, size_t i) { out[i] = s.segment(examples[i].hyp, examples[i].refs); });
-  return out;
+  return score_segments<BleuScorer>(examples, opt, threads);
 }
 
 BleuScore corpus_bleu(const std::vector<EvalExample>& examples, const BleuOptions& opt, int threads) {

@@ -60,9 +60,9 @@ class BleuScorer {
   void ids_of(const std::string& text, std::vector<uint32_t>& out);
   BleuOptions opt_;
   TokenVocab vocab_;
-  PairInterner interner_;
-  std::vector<uint32_t> hyp_, hyp_prev_, hyp_ng_, counts_, maxref_, refcount_;
-  std::vector<std::vector<uint32_t>> refs_, ref_prev_, ref_ng_;
+  NgramOrders ngrams_;
+  std::vector<uint32_t> hyp_, counts_, maxref_, refcount_;
+  std::vector<std::vector<uint32_t>> refs_;
 };
 
 // Per-segment statistics for all examples on `threads` threads (input order).

@@ -1,6 +1,4 @@
 // The BLEU/chrF report of mds-eval (see eval_report.h).
-#include <chrono>
-#include <ctime>
 
 #include "metrics/eval_report.h"
 #include "core/parallel.h"
@@ -47,8 +45,7 @@ const char* smooth_name(BleuSmooth s) {
 Report bleu_report(const EvalInput& in, const BleuReportOptions& opt, const PerExampleSink& per_example) {
   Report rep;
   rep.threads = effective_threads(opt.threads, in.examples.size());
-  auto t0 = std::chrono::steady_clock::now();
-  std::clock_t c0 = std::clock();
+  const ScoringTimer timer;
   std::vector<BleuStats> stats = bleu_segment_stats(in.examples, opt.bleu, opt.threads);
   std::vector<ChrfStats> cstats;
   if (opt.chrf) cstats = chrf_segment_stats(in.examples, opt.chrf_opt, opt.threads);
@@ -60,8 +57,7 @@ Report bleu_report(const EvalInput& in, const BleuReportOptions& opt, const PerE
   ChrfStats ctotal(3 * static_cast<size_t>(opt.chrf_opt.char_order + opt.chrf_opt.word_order), 0);
   for (const auto& s : cstats)
     for (size_t i = 0; i < ctotal.size(); ++i) ctotal[i] += s[i];
-  rep.scoring_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  rep.scoring_cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
+  timer.stop(rep);
 
   const int nrefs = count_references(in.examples);
   if (per_example) {

@@ -169,11 +169,7 @@ ChrfStats ChrfScorer::segment(const std::string& hyp, const std::vector<std::str
 
 std::vector<ChrfStats> chrf_segment_stats(const std::vector<EvalExample>& examples, const ChrfOptions& opt,
                                           int threads) {
-  std::vector<ChrfStats> out(examples.size());
-  parallel_for_each(
-      examples.size(), threads, [&] { return ChrfScorer(opt); },
-      [&](ChrfScorer& s, size_t i) { out[i] = s.segment(examples[i].hyp, examples[i].refs); });
-  return out;
+  return score_segments<ChrfScorer>(examples, opt, threads);
 }
 
 ChrfScore corpus_chrf(const std::vector<EvalExample>& examples, const ChrfOptions& opt, int threads) {

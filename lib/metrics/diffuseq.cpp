@@ -46,12 +46,8 @@ std::string diffuseq_clean_reference(std::string_view text, const DiffuSeqTokens
 }
 
 std::string diffuseq_clean_recover(std::string_view text, const DiffuSeqTokens& tok) {
-  std::string s(py_strip(text));
-  if (!tok.remove) return s;
-  remove_all(s, tok.eos);
-  remove_all(s, tok.sos);
-  remove_all(s, tok.sep);
-  remove_all(s, tok.pad);
+  std::string s = diffuseq_clean_reference(text, tok);  // and then the padding
+  if (tok.remove) remove_all(s, tok.pad);
   return s;
 }
 
@@ -137,15 +133,13 @@ size_t DiffuSeqScorer::select_best(const std::vector<std::string>& samples) {
 
 std::vector<DiffuSeqLine> diffuseq_lines(const std::vector<EvalExample>& examples, const DiffuSeqTokens& tok,
                                          int threads) {
-  std::vector<DiffuSeqLine> out(examples.size());
-  parallel_for_each(
+  return parallel_map(
       examples.size(), threads, [] { return DiffuSeqScorer(); },
       [&](DiffuSeqScorer& s, size_t i) {
         const EvalExample& e = examples[i];
         if (e.refs.empty()) throw_bad_input("example {} has no reference", i);
-        out[i] = s.line(diffuseq_clean_recover(e.hyp, tok), diffuseq_clean_reference(e.refs[0], tok));
+        return s.line(diffuseq_clean_recover(e.hyp, tok), diffuseq_clean_reference(e.refs[0], tok));
       });
-  return out;
 }
 
 }  // namespace mds

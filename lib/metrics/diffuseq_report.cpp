@@ -1,9 +1,6 @@
 // The DiffuSeq report of mds-eval (see eval_report.h): what
 // scripts/eval_seq2seq.py prints, from one JSONL file whose records carry the
 // hypothesis and/or the candidates (one per sampling seed).
-#include <chrono>
-#include <ctime>
-
 #include "metrics/eval_report.h"
 #include "metrics/numpy_mean.h"
 #include "core/parallel.h"
@@ -43,8 +40,7 @@ Report diffuseq_report(const EvalInput& in, const DiffuSeqReportOptions& opt, co
   const size_t n = in.examples.size();
   const size_t k = in.candidates_per_example;
   rep.threads = effective_threads(opt.threads, n);
-  auto t0 = std::chrono::steady_clock::now();
-  std::clock_t c0 = std::clock();
+  const ScoringTimer timer;
   std::vector<ExampleResult> res(n);
   parallel_for_each(
       n, opt.threads, [] { return DiffuSeqScorer(); },
@@ -60,8 +56,7 @@ Report diffuseq_report(const EvalInput& in, const DiffuSeqReportOptions& opt, co
           res[i].mbr = s.select_best(samples);
         }
       });
-  rep.scoring_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  rep.scoring_cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
+  timer.stop(rep);
 
   if (per_example) {
     for (size_t i = 0; i < n; ++i) {

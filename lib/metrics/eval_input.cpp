@@ -15,6 +15,24 @@ namespace {
 
 std::string display(const std::string& path) { return path == "-" ? std::string("<stdin>") : path; }
 
+// What a field holds, for messages: "an empty array" or its JSON type.
+std::string found(const nlohmann::json& v) {
+  return v.is_array() && v.empty() ? std::string("an empty array") : std::string(v.type_name());
+}
+
+// Copies the elements of the array `arr` (field `field`) to out; false (after
+// reporting) when one is not a string.
+bool read_strings(JsonlReader& reader, const nlohmann::json& arr, const std::string& field, std::vector<std::string>& out) {
+  for (const auto& v : arr) {
+    if (!v.is_string()) {
+      reader.bad_record(fmt::format("field \"{}\" must hold strings, found an element of type {}", field, v.type_name()));
+      return false;
+    }
+    out.push_back(v.get<std::string>());
+  }
+  return true;
+}
+
 // Reads a string or an array of strings; false (after reporting) when malformed.
 bool read_refs(JsonlReader& reader, const nlohmann::json& obj, const std::string& field, std::vector<std::string>& out) {
   out.clear();
@@ -27,18 +45,9 @@ bool read_refs(JsonlReader& reader, const nlohmann::json& obj, const std::string
     out.push_back(it->get<std::string>());
     return true;
   }
-  if (it->is_array() && !it->empty()) {
-    for (const auto& v : *it) {
-      if (!v.is_string()) {
-        reader.bad_record(fmt::format("field \"{}\" must hold strings, found an element of type {}", field, v.type_name()));
-        return false;
-      }
-      out.push_back(v.get<std::string>());
-    }
-    return true;
-  }
-  reader.bad_record(fmt::format("field \"{}\" must be a string or a non-empty array of strings, found {}", field,
-                                it->is_array() ? std::string("an empty array") : std::string(it->type_name())));
+  if (it->is_array() && !it->empty()) return read_strings(reader, *it, field, out);
+  reader.bad_record(
+      fmt::format("field \"{}\" must be a string or a non-empty array of strings, found {}", field, found(*it)));
   return false;
 }
 
@@ -49,18 +58,10 @@ bool read_candidates(JsonlReader& reader, const nlohmann::json& obj, const std::
   present = it != obj.end();
   if (!present) return true;
   if (!it->is_array() || it->empty()) {
-    reader.bad_record(fmt::format("field \"{}\" must be a non-empty array of strings, found {}", field,
-                                  it->is_array() ? std::string("an empty array") : std::string(it->type_name())));
+    reader.bad_record(fmt::format("field \"{}\" must be a non-empty array of strings, found {}", field, found(*it)));
     return false;
   }
-  for (const auto& v : *it) {
-    if (!v.is_string()) {
-      reader.bad_record(fmt::format("field \"{}\" must hold strings, found an element of type {}", field, v.type_name()));
-      return false;
-    }
-    out.push_back(v.get<std::string>());
-  }
-  return true;
+  return read_strings(reader, *it, field, out);
 }
 
 EvalInput read_jsonl(const EvalInputOptions& opt) {

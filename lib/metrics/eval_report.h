@@ -4,6 +4,8 @@
 // reproduces. The JSON layout is documented in docs/metrics.md.
 #pragma once
 
+#include <chrono>
+#include <ctime>
 #include <functional>
 
 #include <nlohmann/json.hpp>
@@ -45,6 +47,20 @@ struct Report {
   double scoring_seconds = 0;  // wall time of the scoring phase (for --timing)
   double scoring_cpu_seconds = 0;  // CPU time of the process during it, all threads
   int threads = 1;             // threads actually used
+};
+
+// Times a report's scoring phase, from construction to stop(), which sets the
+// report's scoring_seconds (wall) and scoring_cpu_seconds (process CPU).
+class ScoringTimer {
+ public:
+  void stop(Report& rep) const {
+    rep.scoring_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    rep.scoring_cpu_seconds = static_cast<double>(std::clock() - c0_) / CLOCKS_PER_SEC;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+  std::clock_t c0_ = std::clock();
 };
 
 Report rouge_report(const EvalInput& in, const RougeReportOptions& opt, const PerExampleSink& per_example);

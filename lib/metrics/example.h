@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/parallel.h"
+
 namespace mds {
 
 struct EvalExample {
@@ -15,5 +17,14 @@ struct EvalExample {
   std::vector<std::string> candidates;
   uint64_t line = 0;  // input line number (1-based), 0 when not from a file
 };
+
+// Scorer(opt).segment(hyp, refs) of every example on `threads` threads, one
+// scorer per thread, in input order (BLEU's and chrF's segment statistics).
+template <typename Scorer, typename Options>
+auto score_segments(const std::vector<EvalExample>& examples, const Options& opt, int threads) {
+  return parallel_map(
+      examples.size(), threads, [&] { return Scorer(opt); },
+      [&](Scorer& s, size_t i) { return s.segment(examples[i].hyp, examples[i].refs); });
+}
 
 }  // namespace mds

@@ -12,11 +12,9 @@ size_t select_mbr(const std::vector<std::string>& candidates) {
 }
 
 std::vector<size_t> select_mbr_many(const std::vector<std::vector<std::string>>& sets, int threads) {
-  std::vector<size_t> out(sets.size());
-  parallel_for_each(
+  return parallel_map(
       sets.size(), threads, [] { return DiffuSeqScorer(); },
-      [&](DiffuSeqScorer& s, size_t i) { out[i] = s.select_best(sets[i]); });
-  return out;
+      [&](DiffuSeqScorer& s, size_t i) { return s.select_best(sets[i]); });
 }
 
 }  // namespace mds

@@ -3,17 +3,12 @@
 
 #include <algorithm>
 
+#include "core/murmur_mix.h"
+
 namespace mds {
 
 namespace {
-inline size_t mix(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return static_cast<size_t>(k);
-}
+inline size_t mix(uint64_t k) { return static_cast<size_t>(murmur3_fmix64(k)); }
 }  // namespace
 
 void PairInterner::clear() {
@@ -63,6 +58,32 @@ void extend_ngrams(const std::vector<uint32_t>& prev, const uint32_t* tokens, si
   out.reserve(len - n + 1);
   for (size_t i = 0; i + n <= len; ++i)
     out.push_back(in.intern((uint64_t(prev[i]) << 32) | tokens[i + n - 1]));
+}
+
+void NgramOrders::start(const std::vector<uint32_t>& hyp) {
+  interner_.clear();
+  hyp_tokens_ = &hyp;
+  ref_tokens_.clear();
+  hyp_.resize(hyp.size());
+  for (size_t i = 0; i < hyp.size(); ++i) hyp_[i] = interner_.intern(hyp[i]);
+}
+
+void NgramOrders::add_ref(const std::vector<uint32_t>& ref) {
+  const size_t r = ref_tokens_.size();
+  ref_tokens_.push_back(&ref);
+  if (ref_.size() <= r) ref_.resize(r + 1), ref_ng_.resize(r + 1);
+  ref_[r].resize(ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) ref_[r][i] = interner_.intern(ref[i]);
+}
+
+void NgramOrders::next_order(size_t n) {
+  interner_.clear();
+  extend_ngrams(hyp_, hyp_tokens_->data(), hyp_tokens_->size(), n, interner_, hyp_ng_);
+  hyp_.swap(hyp_ng_);
+  for (size_t r = 0; r < ref_tokens_.size(); ++r) {
+    extend_ngrams(ref_[r], ref_tokens_[r]->data(), ref_tokens_[r]->size(), n, interner_, ref_ng_[r]);
+    ref_[r].swap(ref_ng_[r]);
+  }
 }
 
 uint64_t clipped_overlap(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b, size_t alphabet,

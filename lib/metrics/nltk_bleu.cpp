@@ -20,43 +20,24 @@ double NltkBleu::sentence_bleu_method4(const std::vector<const std::vector<uint3
   long long num[kOrder + 1] = {0}, den[kOrder + 1] = {0};
 
   // n-gram ids order by order, shared by the hypothesis and all references.
-  // Unigrams get dense ids first, so counting arrays stay small.
-  interner_.clear();
-  hyp_prev_.resize(hyp.size());
-  for (size_t i = 0; i < hyp.size(); ++i) hyp_prev_[i] = interner_.intern(hyp[i]);
-  ref_prev_.resize(nrefs);
-  ref_ng_.resize(nrefs);
-  for (size_t r = 0; r < nrefs; ++r) {
-    ref_prev_[r].resize(refs[r]->size());
-    for (size_t i = 0; i < refs[r]->size(); ++i) ref_prev_[r][i] = interner_.intern((*refs[r])[i]);
-  }
+  ngrams_.start(hyp);
+  for (size_t r = 0; r < nrefs; ++r) ngrams_.add_ref(*refs[r]);
   for (int n = 1; n <= kOrder; ++n) {
-    size_t alphabet;
-    if (n == 1) {
-      alphabet = interner_.size();
-    } else {
-      interner_.clear();
-      extend_ngrams(hyp_prev_, hyp.data(), hyp.size(), static_cast<size_t>(n), interner_, hyp_ng_);
-      hyp_prev_.swap(hyp_ng_);
-      for (size_t r = 0; r < nrefs; ++r) {
-        extend_ngrams(ref_prev_[r], refs[r]->data(), refs[r]->size(), static_cast<size_t>(n), interner_, ref_ng_[r]);
-        ref_prev_[r].swap(ref_ng_[r]);
-      }
-      alphabet = interner_.size();
-    }
+    if (n > 1) ngrams_.next_order(static_cast<size_t>(n));
+    const size_t alphabet = ngrams_.alphabet();
     // modified_precision: clipped counts over the max count in any reference.
     counts_.assign(alphabet, 0);
     maxref_.assign(alphabet, 0);
-    for (uint32_t g : hyp_prev_) ++counts_[g];
+    for (uint32_t g : ngrams_.hyp()) ++counts_[g];
     for (size_t r = 0; r < nrefs; ++r) {
       refcount_.assign(alphabet, 0);
-      for (uint32_t g : ref_prev_[r]) ++refcount_[g];
+      for (uint32_t g : ngrams_.ref(r)) ++refcount_[g];
       for (size_t g = 0; g < alphabet; ++g) maxref_[g] = std::max(maxref_[g], refcount_[g]);
     }
     long long clipped = 0;
     for (size_t g = 0; g < alphabet; ++g) clipped += std::min(counts_[g], maxref_[g]);
     num[n] = clipped;
-    den[n] = std::max<long long>(1, static_cast<long long>(hyp_prev_.size()));
+    den[n] = std::max<long long>(1, static_cast<long long>(ngrams_.hyp().size()));
   }
 
   // closest_ref_length: min by (|ref_len - hyp_len|, ref_len).

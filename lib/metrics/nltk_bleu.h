@@ -17,9 +17,8 @@ class NltkBleu {
                                const std::vector<uint32_t>& hypothesis);
 
  private:
-  PairInterner interner_;
-  std::vector<uint32_t> hyp_prev_, hyp_ng_, counts_, maxref_, refcount_;
-  std::vector<std::vector<uint32_t>> ref_prev_, ref_ng_;
+  NgramOrders ngrams_;
+  std::vector<uint32_t> counts_, maxref_, refcount_;
 };
 
 }  // namespace mds

@@ -177,15 +177,13 @@ std::vector<Prf> RougeScorer::score_multi(const std::vector<std::string>& target
 std::vector<std::vector<Prf>> score_rouge_many(const std::vector<EvalExample>& examples, const RougeOptions& opt,
                                                int threads) {
   check_rouge_types(opt.types);
-  std::vector<std::vector<Prf>> out(examples.size());
-  parallel_for_each(
+  return parallel_map(
       examples.size(), threads, [&] { return RougeScorer(opt); },
       [&](RougeScorer& scorer, size_t i) {
         const EvalExample& e = examples[i];
         if (e.refs.empty()) throw_bad_input("example {} has no reference", i);
-        out[i] = scorer.score_multi(e.refs, e.hyp);
+        return scorer.score_multi(e.refs, e.hyp);
       });
-  return out;
 }
 
 }  // namespace mds

@@ -1,6 +1,4 @@
 // The ROUGE report of mds-eval (see eval_report.h).
-#include <chrono>
-#include <ctime>
 
 #include "metrics/eval_report.h"
 #include "metrics/numpy_mean.h"
@@ -65,13 +63,11 @@ Json rouge_config(const RougeReportOptions& opt, const EvalInput& in, int thread
 Report rouge_report(const EvalInput& in, const RougeReportOptions& opt, const PerExampleSink& per_example) {
   Report rep;
   rep.threads = effective_threads(opt.threads, in.examples.size());
-  auto t0 = std::chrono::steady_clock::now();
-  std::clock_t c0 = std::clock();
+  const ScoringTimer timer;
   std::vector<std::vector<Prf>> scores = score_rouge_many(in.examples, opt.rouge, opt.threads);
   std::vector<BootstrapInterval> ci;
   if (opt.bootstrap && !scores.empty()) ci = bootstrap_aggregate(scores, opt.rouge.types.size(), opt.boot);
-  rep.scoring_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  rep.scoring_cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
+  timer.stop(rep);
 
   const auto& types = opt.rouge.types;
   if (per_example) {

@@ -3,20 +3,12 @@
 
 #include <cstring>
 
+#include "core/murmur_mix.h"
 #include "metrics/porter.h"
 
 namespace mds {
 
 namespace {
-
-inline uint64_t fmix(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
 
 // A fast 64-bit string hash: 8 bytes at a time, murmur3's finalizer at the end.
 inline uint64_t hash_bytes(const char* p, size_t n) {
@@ -24,14 +16,14 @@ inline uint64_t hash_bytes(const char* p, size_t n) {
   while (n >= 8) {
     uint64_t w;
     std::memcpy(&w, p, 8);
-    h = (h ^ fmix(w)) * 0x9E3779B97F4A7C15ULL;
+    h = (h ^ murmur3_fmix64(w)) * 0x9E3779B97F4A7C15ULL;
     p += 8;
     n -= 8;
   }
   uint64_t w = 0;
   std::memcpy(&w, p, n);
   h ^= w * 0xC2B2AE3D27D4EB4FULL;
-  return fmix(h);
+  return murmur3_fmix64(h);
 }
 
 }  // namespace

@@ -188,17 +188,17 @@ size_t char_len(const char* p, const char* end) {
   return static_cast<size_t>(q - p);
 }
 
-}  // namespace
-
-std::vector<std::string_view> py_split(std::string_view s) {
-  std::vector<std::string_view> out;
+// str.split() with no separator: calls token(t) for each maximal run of
+// non-whitespace characters t, in order.
+template <typename Token>
+void for_each_py_token(std::string_view s, Token token) {
   const char* p = s.data();
   const char* end = p + s.size();
   const char* tok = nullptr;
   while (p < end) {
     size_t sl = space_len(p, end);
     if (sl) {
-      if (tok) out.emplace_back(tok, static_cast<size_t>(p - tok));
+      if (tok) token(std::string_view(tok, static_cast<size_t>(p - tok)));
       tok = nullptr;
       p += sl;
     } else {
@@ -206,44 +206,28 @@ std::vector<std::string_view> py_split(std::string_view s) {
       p += char_len(p, end);
     }
   }
-  if (tok) out.emplace_back(tok, static_cast<size_t>(end - tok));
+  if (tok) token(std::string_view(tok, static_cast<size_t>(end - tok)));
+}
+
+}  // namespace
+
+std::vector<std::string_view> py_split(std::string_view s) {
+  std::vector<std::string_view> out;
+  for_each_py_token(s, [&](std::string_view t) { out.push_back(t); });
   return out;
 }
 
 size_t py_split_count(std::string_view s) {
   size_t n = 0;
-  bool in_tok = false;
-  const char* p = s.data();
-  const char* end = p + s.size();
-  while (p < end) {
-    size_t sl = space_len(p, end);
-    if (sl) {
-      in_tok = false;
-      p += sl;
-    } else {
-      if (!in_tok) ++n;
-      in_tok = true;
-      p += char_len(p, end);
-    }
-  }
+  for_each_py_token(s, [&](std::string_view) { ++n; });
   return n;
 }
 
 std::string_view py_rstrip(std::string_view s) {
-  // Walk forward remembering where the trailing whitespace run starts.
-  const char* p = s.data();
-  const char* end = p + s.size();
-  const char* keep = p;
-  while (p < end) {
-    size_t sl = space_len(p, end);
-    if (sl) {
-      p += sl;
-    } else {
-      p += char_len(p, end);
-      keep = p;
-    }
-  }
-  return std::string_view(s.data(), static_cast<size_t>(keep - s.data()));
+  // Everything up to the end of the last token: the trailing whitespace run goes.
+  size_t keep = 0;
+  for_each_py_token(s, [&](std::string_view t) { keep = static_cast<size_t>(t.data() + t.size() - s.data()); });
+  return std::string_view(s.data(), keep);
 }
 
 std::string_view py_strip(std::string_view s) {

@@ -61,7 +61,8 @@ class Denoiser {
 
   // For each of n vectors x[i, :d]: the id of the L2-nearest embedding
   // (rounding) and the argmax of the rounding head's logits (decode). The
-  // defaults run on the host over embedding(); a device model may override.
+  // defaults run the CPU backend's operations over embedding() and
+  // head_bias(); a model on another backend overrides them.
   virtual void nearest_ids(const float* x, size_t n, int32_t* ids) const;
   virtual void argmax_ids(const float* x, size_t n, int32_t* ids) const;
 };

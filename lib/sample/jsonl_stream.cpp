@@ -39,32 +39,17 @@ class RecordReader {
       before_read_();
       if (!in_.next(line_)) break;
       while (!line_.empty() && (line_.back() == '\r' || line_.back() == ' ' || line_.back() == '\t')) line_.pop_back();
-      if (line_.find_first_not_of(" \t") == std::string::npos) continue;
-      size_t bad = 0;
-      if (!is_valid_utf8(line_, &bad)) {
-        reject(fmt::format("invalid UTF-8 at byte {} of the line; expected a UTF-8 JSON object", bad));
-        continue;
-      }
       nlohmann::json obj;
-      JsonParseError e;
-      if (!parse_json(line_, obj, &e)) {
-        reject(jsonl_parse_message(e));
+      std::string why;
+      const JsonlLine kind = parse_jsonl_line(line_, obj, &why, "a JSON object with a \"src\" string");
+      if (kind == JsonlLine::blank) continue;
+      const std::string* s =
+          kind == JsonlLine::object ? jsonl_string_field(obj, "src", &why, " (the source text to generate from)") : nullptr;
+      if (!s) {
+        reject(why);
         continue;
       }
-      if (!obj.is_object()) {
-        reject(fmt::format("expected a JSON object with a \"src\" string, found {}", obj.type_name()));
-        continue;
-      }
-      auto it = obj.find("src");
-      if (it == obj.end()) {
-        reject("missing field \"src\" (the source text to generate from)");
-        continue;
-      }
-      if (!it->is_string()) {
-        reject(fmt::format("field \"src\" must be a string, found {}", it->type_name()));
-        continue;
-      }
-      src = it->get<std::string>();
+      src = *s;
       raw = line_;
       return true;
     }

@@ -44,21 +44,17 @@ void ModelDenoiser::predict_x0(const Batch& batch, const std::vector<float>& x_t
   be.download(out, x0.data());
 }
 
-void ModelDenoiser::nearest_ids(const float* x, size_t n, int32_t* ids) const {
+void ModelDenoiser::round_ids(const float* x, size_t n, int32_t* ids, bool argmax) const {
   if (n == 0) return;
   Backend& be = model_->backend();
   Tensor t = be.alloc({static_cast<int64_t>(n), info_.embed_dim});
   be.upload(t, x);
-  be.download(model_->round_nearest(t, true), ids);
+  be.download(argmax ? model_->logits_argmax(t, true) : model_->round_nearest(t, true), ids);
 }
 
-void ModelDenoiser::argmax_ids(const float* x, size_t n, int32_t* ids) const {
-  if (n == 0) return;
-  Backend& be = model_->backend();
-  Tensor t = be.alloc({static_cast<int64_t>(n), info_.embed_dim});
-  be.upload(t, x);
-  be.download(model_->logits_argmax(t, true), ids);
-}
+void ModelDenoiser::nearest_ids(const float* x, size_t n, int32_t* ids) const { round_ids(x, n, ids, false); }
+
+void ModelDenoiser::argmax_ids(const float* x, size_t n, int32_t* ids) const { round_ids(x, n, ids, true); }
 
 std::string ModelDenoiser::describe() const {
   const ModelConfig& c = model_->config();

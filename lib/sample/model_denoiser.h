@@ -31,6 +31,8 @@ class ModelDenoiser : public Denoiser {
 
  private:
   std::vector<float> download(const Tensor& t) const;
+  // The model's rounding (argmax = false) or decode (argmax = true) of n vectors on its backend.
+  void round_ids(const float* x, size_t n, int32_t* ids, bool argmax) const;
   std::unique_ptr<DiffusionModel> model_;
   DenoiserInfo info_;
   SamplingSchedule schedule_;

@@ -4,9 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "sample/solver_ddim.h"
-#include "sample/solver_ddpm.h"
-#include "sample/solver_dpmpp.h"
+#include "sample/solvers.h"
 
 namespace mds {
 
@@ -67,6 +65,19 @@ std::vector<int> spaced_indices(int T, int S) {
   for (int k = 0; k < S; ++k)
     out[static_cast<size_t>(k)] = static_cast<int>(std::lround(static_cast<double>(k) * (T - 1) / (S - 1)));
   return out;
+}
+
+void run_spaced_steps(Trajectory& traj, const SolverSettings& s, const std::function<void(const SpacedStep&)>& step) {
+  const SamplingSchedule& sched = traj.schedule();
+  const std::vector<int> tau = spaced_indices(sched.steps(), s.steps);
+  std::vector<float> x0;
+  for (int k = static_cast<int>(tau.size()) - 1; k >= 0; --k) {
+    traj.predict(tau[static_cast<size_t>(k)], s.rounding == 1, x0);
+    const double ab = sched.alpha_bar(tau[static_cast<size_t>(k)]);
+    const double ab_prev = k > 0 ? sched.alpha_bar(tau[static_cast<size_t>(k) - 1]) : 1.0;
+    step(SpacedStep{k, ab, ab_prev, x0});
+    traj.reimpose(traj.x());
+  }
 }
 
 std::unique_ptr<Solver> make_solver(const SolverSettings& s) {

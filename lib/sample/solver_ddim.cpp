@@ -4,37 +4,29 @@
 // where abar_{k-1} is abar of the NEXT VISITED index (DiffuSeq's code uses
 // abar_{t-1} whatever the stride, a bug: algorithm.md §5) and 1 after the last
 // visited index, so the final state is x0_hat itself.
-#include "sample/solver_ddim.h"
+#include "sample/solvers.h"
 
 #include <cmath>
 
 namespace mds {
 
 void DdimSolver::run(Trajectory& traj) const {
-  const SamplingSchedule& sched = traj.schedule();
-  const std::vector<int> tau = spaced_indices(sched.steps(), s_.steps);
   const size_t d = static_cast<size_t>(traj.dim());
   const std::vector<float>& o = traj.offset();
   std::vector<float>& x = traj.x();
-  std::vector<float> x0;
-
-  for (int k = static_cast<int>(tau.size()) - 1; k >= 0; --k) {
-    traj.predict(tau[static_cast<size_t>(k)], s_.rounding == 1, x0);
-    const double ab = sched.alpha_bar(tau[static_cast<size_t>(k)]);
-    const double ab_prev = k > 0 ? sched.alpha_bar(tau[static_cast<size_t>(k) - 1]) : 1.0;
-    const double sa = std::sqrt(ab), s1a = std::sqrt(1.0 - ab);
-    const double sa_prev = std::sqrt(ab_prev), s1a_prev = std::sqrt(1.0 - ab_prev);
+  run_spaced_steps(traj, s_, [&](const SpacedStep& st) {
+    const double sa = std::sqrt(st.ab), s1a = std::sqrt(1.0 - st.ab);
+    const double sa_prev = std::sqrt(st.ab_prev), s1a_prev = std::sqrt(1.0 - st.ab_prev);
     for (size_t slot : traj.generated()) {
       float* xs = &x[slot * d];
-      const float* x0s = &x0[slot * d];
+      const float* x0s = &st.x0[slot * d];
       for (size_t j = 0; j < d; ++j) {
         const double y = xs[j] - o[j], y0 = x0s[j] - o[j];
         const double eps = (y - sa * y0) / s1a;
         xs[j] = static_cast<float>(o[j] + sa_prev * y0 + s1a_prev * eps);
       }
     }
-    traj.reimpose(x);
-  }
+  });
 }
 
 }  // namespace mds

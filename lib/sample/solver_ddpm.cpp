@@ -8,26 +8,21 @@
 // Then, as DiffuSeq-v2's p_sample, each target slot is replaced by m with
 // probability gamma * sqrt(beta'_k) (not on the last step). With S = T this is
 // exactly DiffuSeq(-v2)'s 2000-step sampler.
-#include "sample/solver_ddpm.h"
+#include "sample/solvers.h"
 
 #include <cmath>
 
 namespace mds {
 
 void DdpmSolver::run(Trajectory& traj) const {
-  const SamplingSchedule& sched = traj.schedule();
-  const std::vector<int> tau = spaced_indices(sched.steps(), s_.steps);
   const size_t d = static_cast<size_t>(traj.dim());
   const std::vector<float>& o = traj.offset();
   const std::vector<float>& m = traj.absorbing();
   const auto& gen = traj.generated();
   std::vector<float>& x = traj.x();
-  std::vector<float> x0;
-
-  for (int k = static_cast<int>(tau.size()) - 1; k >= 0; --k) {
-    traj.predict(tau[static_cast<size_t>(k)], s_.rounding == 1, x0);
-    const double ab = sched.alpha_bar(tau[static_cast<size_t>(k)]);
-    const double ab_prev = k > 0 ? sched.alpha_bar(tau[static_cast<size_t>(k) - 1]) : 1.0;
+  run_spaced_steps(traj, s_, [&](const SpacedStep& st) {
+    const int k = st.k;
+    const double ab = st.ab, ab_prev = st.ab_prev;
     const double beta = 1.0 - ab / ab_prev;
     const double c1 = std::sqrt(ab_prev) * beta / (1.0 - ab);
     const double c2 = std::sqrt(1.0 - beta) * (1.0 - ab_prev) / (1.0 - ab);
@@ -37,7 +32,7 @@ void DdpmSolver::run(Trajectory& traj) const {
       ExampleRng& g = traj.rng(r);
       for (size_t i = traj.gen_begin(r); i < traj.gen_begin(r + 1); ++i) {
         float* xs = &x[gen[i] * d];
-        const float* x0s = &x0[gen[i] * d];
+        const float* x0s = &st.x0[gen[i] * d];
         for (size_t j = 0; j < d; ++j) {
           const double y = xs[j] - o[j], y0 = x0s[j] - o[j];
           double next = c1 * y0 + c2 * y;
@@ -49,8 +44,7 @@ void DdpmSolver::run(Trajectory& traj) const {
           for (size_t j = 0; j < d; ++j) xs[j] = m[j];
       }
     }
-    traj.reimpose(x);
-  }
+  });
 }
 
 }  // namespace mds

@@ -10,7 +10,7 @@
 // The first step is first order (no history); with lower_order_final and
 // fewer than 10 steps the last one is too. The final model evaluation is
 // skipped: the state at t = 1/T is decoded directly.
-#include "sample/solver_dpmpp.h"
+#include "sample/solvers.h"
 
 #include <cmath>
 

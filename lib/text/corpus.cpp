@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "io/json_text.h"
 #include "io/jsonl.h"
 
 namespace mds {
@@ -40,36 +39,17 @@ bool BatchReader::next(LineBatch& batch) {
 
 LineStatus parse_jsonl_fields(std::string_view line, const std::vector<std::string>& fields,
                               std::vector<std::string>& out, std::string* error) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (line.find_first_not_of(" \t") == std::string_view::npos) return LineStatus::blank;
-  std::string owned(line);
-  size_t bad = 0;
-  if (!is_valid_utf8(owned, &bad)) {
-    *error = fmt::format("invalid UTF-8 at byte {} of the line; expected a UTF-8 JSON object", bad);
-    return LineStatus::bad;
-  }
   nlohmann::json obj;
-  JsonParseError e;
-  if (!parse_json(owned, obj, &e)) {
-    *error = jsonl_parse_message(e);
-    return LineStatus::bad;
-  }
-  if (!obj.is_object()) {
-    *error = fmt::format("expected a JSON object, found {}", obj.type_name());
-    return LineStatus::bad;
+  switch (parse_jsonl_line(line, obj, error)) {
+    case JsonlLine::blank: return LineStatus::blank;
+    case JsonlLine::bad: return LineStatus::bad;
+    case JsonlLine::object: break;
   }
   out.resize(fields.size());
   for (size_t i = 0; i < fields.size(); ++i) {
-    auto it = obj.find(fields[i]);
-    if (it == obj.end()) {
-      *error = fmt::format("missing field \"{}\"", fields[i]);
-      return LineStatus::bad;
-    }
-    if (!it->is_string()) {
-      *error = fmt::format("field \"{}\" must be a string, found {}", fields[i], it->type_name());
-      return LineStatus::bad;
-    }
-    out[i] = it->get_ref<const std::string&>();
+    const std::string* s = jsonl_string_field(obj, fields[i], error);
+    if (!s) return LineStatus::bad;
+    out[i] = *s;
   }
   return LineStatus::ok;
 }

@@ -18,26 +18,6 @@ namespace mds {
 
 namespace {
 
-// Reads `path` in batches and runs work(batch, result, thread) on a wave of
-// batches in parallel, then consume(batch, result) for each in order.
-template <typename Result, typename Work, typename Consume>
-void run_ordered(const std::string& path, int threads, Work&& work, Consume&& consume) {
-  BatchReader reader(path);
-  const size_t wave = static_cast<size_t>(threads) * 2;
-  std::vector<LineBatch> batches(wave);
-  std::vector<Result> results(wave);
-  for (;;) {
-    size_t n = 0;
-    while (n < wave && reader.next(batches[n])) ++n;
-    if (n == 0) break;
-    parallel_for(n, threads, [&](size_t i, int thread) {
-      results[i] = Result();
-      work(batches[i], results[i], thread);
-    });
-    for (size_t i = 0; i < n; ++i) consume(batches[i], results[i]);
-  }
-}
-
 std::vector<std::unique_ptr<CachingEncoder>> make_encoders(const Tokenizer& tok, int threads) {
   std::vector<std::unique_ptr<CachingEncoder>> out;
   for (int t = 0; t < threads; ++t) out.push_back(std::make_unique<CachingEncoder>(tok));

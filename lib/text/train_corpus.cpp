@@ -4,6 +4,7 @@
 // lines are reported in input order, as a serial reader would.
 #include "text/train_corpus.h"
 
+#include <chrono>
 #include <utility>
 
 #include "core/error.h"
@@ -41,63 +42,76 @@ WordCounts count_corpus_words(const std::vector<std::string>& inputs, const Corp
   std::vector<WordCounts> counts(static_cast<size_t>(threads));
   CorpusStats local;
   CorpusStats& st = stats ? *stats : local;
-  const size_t wave = static_cast<size_t>(threads) * 2;
   for (const std::string& path : inputs) {
     const InputFormat format = resolve_input_format(opts.format, path);
-    BatchReader reader(path);
-    std::vector<LineBatch> batches(wave);
-    std::vector<BatchResult> results(wave);
-    for (;;) {
-      size_t n = 0;
-      while (n < wave && reader.next(batches[n])) ++n;
-      if (n == 0) break;
-      parallel_for(n, threads, [&](size_t i, int thread) {
-        const LineBatch& b = batches[i];
-        BatchResult& r = results[i];
-        r = BatchResult();
-        WordCounts& wc = counts[static_cast<size_t>(thread)];
-        auto take = [&](std::string_view text) {
-          wc.add_text(text);
-          ++r.texts;
-          r.bytes += text.size();
-          if (r.samples.size() < sample_count && !text.empty())
-            r.samples.emplace_back(text.substr(0, kSampleBytes));
-        };
-        std::vector<std::string> fields;
-        std::string error;
-        for (size_t k = 0; k < b.lines.size(); ++k) {
-          if (format == InputFormat::text) {
-            take(b.lines[k]);
-            continue;
+    run_ordered<BatchResult>(
+        path, threads,
+        [&](const LineBatch& b, BatchResult& r, int thread) {
+          WordCounts& wc = counts[static_cast<size_t>(thread)];
+          auto take = [&](std::string_view text) {
+            wc.add_text(text);
+            ++r.texts;
+            r.bytes += text.size();
+            if (r.samples.size() < sample_count && !text.empty()) r.samples.emplace_back(text.substr(0, kSampleBytes));
+          };
+          std::vector<std::string> fields;
+          std::string error;
+          for (size_t k = 0; k < b.lines.size(); ++k) {
+            if (format == InputFormat::text) {
+              take(b.lines[k]);
+              continue;
+            }
+            LineStatus s = parse_jsonl_fields(b.lines[k], opts.fields, fields, &error);
+            if (s == LineStatus::bad) {
+              r.bad.emplace_back(b.first_line + k, error);
+              if (!opts.skip_bad) break;  // the first error ends the run anyway
+            } else if (s == LineStatus::ok) {
+              for (const std::string& f : fields) take(f);
+            }
           }
-          LineStatus s = parse_jsonl_fields(b.lines[k], opts.fields, fields, &error);
-          if (s == LineStatus::bad) {
-            r.bad.emplace_back(b.first_line + k, error);
-            if (!opts.skip_bad) break;  // the first error ends the run anyway
-          } else if (s == LineStatus::ok) {
-            for (const std::string& f : fields) take(f);
-          }
-        }
-      });
-      for (size_t i = 0; i < n; ++i) {
-        const BatchResult& r = results[i];
-        if (!r.bad.empty() && !opts.skip_bad)
-          throw_bad_input("{}:{}: {}", batches[i].source, r.bad.front().first, r.bad.front().second);
-        st.skipped += r.bad.size();
-        st.lines += batches[i].lines.size();
-        st.texts += r.texts;
-        st.bytes += r.bytes;
-        if (samples)
-          for (const std::string& s : r.samples)
-            if (samples->size() < sample_count) samples->push_back(s);
-      }
-    }
+        },
+        [&](const LineBatch& b, const BatchResult& r) {
+          if (!r.bad.empty() && !opts.skip_bad) throw_bad_input("{}:{}: {}", b.source, r.bad.front().first, r.bad.front().second);
+          st.skipped += r.bad.size();
+          st.lines += b.lines.size();
+          st.texts += r.texts;
+          st.bytes += r.bytes;
+          if (samples)
+            for (const std::string& s : r.samples)
+              if (samples->size() < sample_count) samples->push_back(s);
+        });
   }
   for (size_t t = 1; t < counts.size(); ++t) {
     counts[0].merge_from(counts[t]);
     counts[t] = WordCounts();
   }
   return std::move(counts[0]);
+}
+
+TokenizerTrainResult train_tokenizer(const std::vector<std::string>& inputs, const TokenizerTrainOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  TokenizerTrainResult r;
+  std::vector<std::string> samples;
+  WordCounts words = count_corpus_words(inputs, opt.corpus, &r.corpus, &samples, opt.samples);
+  r.count_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.tokenizer = train_bpe(words, opt.bpe, &r.bpe);
+  std::vector<std::string> texts = builtin_sample_texts();
+  texts.insert(texts.end(), samples.begin(), samples.end());
+  r.tokenizer.set_samples(texts);
+  r.tokenizer.training_info() = {{"vocab_size_requested", opt.bpe.vocab_size},
+                                 {"min_frequency", opt.bpe.min_frequency},
+                                 {"inputs", inputs},
+                                 {"fields", opt.corpus.fields},
+                                 {"lines", r.corpus.lines},
+                                 {"texts", r.corpus.texts},
+                                 {"bytes", r.corpus.bytes},
+                                 {"skipped_lines", r.corpus.skipped},
+                                 {"unique_words", r.bpe.unique_words},
+                                 {"total_words", r.bpe.total_words},
+                                 {"stop_reason", r.bpe.stop_reason},
+                                 {"last_merge_count", r.bpe.last_merge_count},
+                                 {"mds_version", MDS_VERSION}};
+  return r;
 }
 
 }  // namespace mds

@@ -1,11 +1,14 @@
 // The training side of mds-tokenize: reads text/JSONL corpora in parallel
-// into a word-frequency table and picks the self-test sample texts.
+// into a word-frequency table, picks the self-test sample texts, and trains a
+// tokenizer with its provenance recorded.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "text/bpe_trainer.h"
+#include "text/tokenizer.h"
 #include "text/word_counts.h"
 
 namespace mds {
@@ -33,5 +36,24 @@ WordCounts count_corpus_words(const std::vector<std::string>& inputs, const Corp
 // they exercise specials-as-text, contractions, digits, whitespace runs,
 // non-ASCII, invalid UTF-8 and NUL bytes.
 std::vector<std::string> builtin_sample_texts();
+
+struct TokenizerTrainOptions {
+  CorpusOptions corpus;
+  BpeTrainOptions bpe;
+  size_t samples = 8;  // corpus texts embedded as self-test samples, besides the built-in ones
+};
+
+struct TokenizerTrainResult {
+  Tokenizer tokenizer;
+  CorpusStats corpus;
+  BpeTrainStats bpe;
+  double count_seconds = 0;  // spent reading and counting the inputs
+};
+
+// mds-tokenize train: counts the inputs' words, learns the merges, embeds the
+// self-test samples (the built-in ones, then the corpus's first texts) and
+// records the provenance in the tokenizer's training info: the options, the
+// inputs, the corpus and merge statistics and the mds version.
+TokenizerTrainResult train_tokenizer(const std::vector<std::string>& inputs, const TokenizerTrainOptions& opt);
 
 }  // namespace mds

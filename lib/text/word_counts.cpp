@@ -3,21 +3,14 @@
 
 #include <cstring>
 
+#include "core/splitmix.h"
 #include "text/pretokenizer.h"
 
 namespace mds {
 
 uint64_t hash_bytes(std::string_view s) {
-  // Mixing constants from splitmix64 (Steele, Lea, Flood: "Fast splittable
-  // pseudorandom number generators", OOPSLA 2014).
-  auto mix = [](uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-  };
+  // SplitMix64's finaliser (core/splitmix.h) after each 8-byte word.
+  const auto mix = splitmix64_finalize;
   uint64_t h = 0x9E3779B97F4A7C15ull ^ s.size();
   size_t i = 0;
   for (; i + 8 <= s.size(); i += 8) {
