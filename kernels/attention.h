@@ -2,7 +2,7 @@
 // backward, flash-style: score tiles live in shared memory only; the forward
 // keeps the per-row log-sum-exp for the backward.
 //
-// Pattern (docs/design.md §4, algorithm.md §2.2; the CPU backend's definition):
+// Pattern (docs/design.md §4; the CPU backend's definition):
 // query i of example b sees key j iff j < length[b] (keys beyond the length
 // are batch padding) and (i is global, or j is global, or j = i + k·dilation[h]
 // with |k| <= window). A window >= seq_len with dilation 1 is dense attention.

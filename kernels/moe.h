@@ -1,4 +1,4 @@
-// Mixture-of-Experts routing on the GPU (algorithm.md §2.2): router softmax,
+// Mixture-of-Experts routing on the GPU (docs/model.md, "The denoiser"): router softmax,
 // top-k (1 or 2) with renormalised gates, Switch load-balancing and router
 // z-losses, a deterministic counting sort of the token slots by expert with
 // optional capacity, permutation of activations into expert order, gate-weighted

@@ -63,7 +63,7 @@ TEST(PackBatch, GlobalPositions) {
 
 TEST(NoiseSchedule, SqrtScheduleMatchesDiffuSeqValues) {
   const NoiseSchedule s = NoiseSchedule::sqrt_schedule(2000);
-  // Values from algorithm.md §3 (computed from DiffuSeq's code).
+  // Values computed from DiffuSeq's code (its sqrt schedule).
   EXPECT_NEAR(s.alpha_bar(0), 0.98536, 5e-6);
   EXPECT_NEAR(s.sqrt_one_minus_alpha_bar(0), 0.1210, 5e-5);
   EXPECT_NEAR(s.alpha_bar(999), 0.2958, 5e-5);

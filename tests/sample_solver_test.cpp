@@ -121,7 +121,7 @@ SamplingSchedule sqrt_view() {
 TEST(SampleSchedule, SqrtScheduleMatchesDiffuSeqValues) {
   const SamplingSchedule s = sqrt_view();
   ASSERT_EQ(s.steps(), 2000);
-  // Values from algorithm.md §3 (computed from DiffuSeq's code).
+  // Values computed from DiffuSeq's code (its sqrt schedule).
   EXPECT_NEAR(s.alpha_bar(0), 0.98536, 5e-6);
   EXPECT_NEAR(std::sqrt(1 - s.alpha_bar(0)), 0.1210, 5e-5);
   EXPECT_NEAR(s.alpha_bar(999), 0.2958, 5e-5);
@@ -237,7 +237,7 @@ TEST(SampleSolver, CentredFrameIsTheExactOneForAnMCentredModel) {
 }
 
 // One and two DPM-Solver++ steps computed by hand from the formulas of
-// algorithm.md §5 with the solver's own schedule functions.
+// docs/sampling.md ("Solvers") with the solver's own schedule functions.
 TEST(SampleSolver, DpmSolverPlusPlusStepsMatchTheFormulas) {
   GaussianDenoiser model = gaussian_model(0.5);
   Rows setup = make_setup(3);

@@ -1,5 +1,5 @@
 // Timestep samplers: uniform, and loss-aware importance sampling
-// (algorithm.md §4.2): uniform until every t has a full history, then
+// (docs/training.md, "Timestep sampling"): uniform until every t has a full history, then
 // p_t ∝ sqrt(mean L_t²) mixed with uniform, weights 1/(T p_t), state saved.
 #include <cmath>
 #include <filesystem>

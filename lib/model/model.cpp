@@ -1,5 +1,5 @@
 // DiffusionModel: one training step = embed, noise (partial noising around
-// the soft absorbing state), denoise, losses (algorithm.md §3-4.1), backward.
+// the soft absorbing state), denoise, losses (docs/model.md, "One training step"), backward.
 // Randomness comes from counter-based draws keyed by (noise_seed, example id,
 // position), so it does not depend on batch composition or thread count.
 #include "model/model.h"

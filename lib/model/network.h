@@ -1,5 +1,5 @@
 // The denoising network f(x_t, t) -> x0_hat of DiffuSeq / MoE-DiffuSeq
-// (algorithm.md §2): up-projection, learned positions and time embedding,
+// (docs/model.md, "The denoiser"): up-projection, learned positions and time embedding,
 // post-LN layers of sparse attention and (MoE) FFN, down-projection. Forward
 // keeps what the hand-written backward needs; everything runs through the
 // Backend interface.

@@ -1,4 +1,4 @@
-// The diffusion noise schedule (DiffuSeq's "sqrt" schedule, algorithm.md §3)
+// The diffusion noise schedule (DiffuSeq's "sqrt" schedule, docs/model.md)
 // and the quantities samplers need: abar_t, betas, posterior coefficients and
 // the time value the network sees.
 #pragma once

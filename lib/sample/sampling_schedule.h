@@ -1,6 +1,6 @@
 // The diffusion schedule as the samplers see it: the model's table of abar_i,
 // i = 0..T-1, plus the continuous-time view DPM-Solver uses (log alpha
-// interpolated linearly in t over the grid t_i = (i+1)/T, algorithm.md §5).
+// interpolated linearly in t over the grid t_i = (i+1)/T, docs/sampling.md, "Solvers").
 // Built from the table of the model's own schedule (lib/model/schedule.h), so
 // samplers follow whatever schedule a checkpoint was trained with.
 #pragma once

@@ -2,7 +2,7 @@
 //   eps = (y_k - sqrt(abar_k) y0) / sqrt(1 - abar_k)
 //   y_{k-1} = sqrt(abar_{k-1}) y0 + sqrt(1 - abar_{k-1}) eps
 // where abar_{k-1} is abar of the NEXT VISITED index (DiffuSeq's code uses
-// abar_{t-1} whatever the stride, a bug: algorithm.md §5) and 1 after the last
+// abar_{t-1} whatever the stride, a bug: docs/sampling.md, "ddim") and 1 after the last
 // visited index, so the final state is x0_hat itself.
 #include "sample/solvers.h"
 

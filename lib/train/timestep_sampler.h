@@ -1,5 +1,5 @@
 // Diffusion timestep sampling for training: uniform, or loss-aware importance
-// sampling (algorithm.md §4.2, after DiffuSeq's LossSecondMomentResampler):
+// sampling (docs/training.md, "Timestep sampling"; after DiffuSeq's LossSecondMomentResampler):
 // p_t ∝ sqrt(E[L_t²]) over the last `history` losses seen at t, mixed with
 // the uniform distribution, uniform until every t has `history` losses; each
 // example's loss is weighted by 1/(T·p_t) so the gradient stays unbiased.

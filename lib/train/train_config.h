@@ -18,7 +18,7 @@ enum class TimestepSampling { uniform, loss_aware };
 const char* lr_schedule_name(LrSchedule s);
 const char* timestep_sampling_name(TimestepSampling s);
 
-// Defaults follow DiffuSeq's released configuration (algorithm.md §4.3, §6)
+// Defaults follow DiffuSeq's released configuration (docs/training.md, section on the train fields)
 // where it states one; docs/training.md explains each field.
 struct TrainConfig {
   // Length of the run and batching.
@@ -42,7 +42,7 @@ struct TrainConfig {
   double grad_clip = 0.0;         // max global gradient L2 norm; 0 = no clipping
   double ema_decay = 0.9999;
 
-  // Timestep sampling (algorithm.md §4.2).
+  // Timestep sampling (docs/training.md, "Timestep sampling").
   TimestepSampling timestep_sampler = TimestepSampling::loss_aware;
   int64_t loss_aware_history = 10;
   double loss_aware_uniform = 0.001;
