@@ -1,6 +1,6 @@
 // Tests of the "train" config schema: defaults, strict parsing (unknown keys
 // list the valid ones, bad values name the field), --set overrides, and that
-// docs/training.md documents every field with its default.
+// docs/config.md (generated from the schema) has every field with its default.
 #include <fstream>
 #include <sstream>
 
