@@ -3,6 +3,8 @@
 // errors on stderr as "PROGRAM: error: MESSAGE".
 #pragma once
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -133,6 +135,50 @@ inline CLI::Validator number_in_range(double lo, double hi) {
         return "";
       },
       fmt::format("X in [{} - {}]", lo, hi));
+}
+
+// ---- options shared by the tools ------------------------------------------
+// One definition, wording and validator each, so that --threads means the
+// same in every tool.
+
+// --threads N: CPU worker threads, 0 = all cores. names: "-t,--threads" where
+// a tool also has the short form.
+inline CLI::Option* add_threads_option(CLI::App* app, int& threads, const std::string& names = "--threads") {
+  return app->add_option(names, threads, "CPU threads (0 = all cores)")
+      ->transform(integer_in_range(0, 1024))
+      ->capture_default_str();
+}
+
+// --device NAME: the backend of mds-train and mds-sample.
+inline CLI::Option* add_device_option(CLI::App* app, std::string& device) {
+  return app
+      ->add_option("--device", device,
+                   "auto (cuda when a GPU is usable, else cpu), cpu, or in CUDA builds cuda (bf16 tensor-core "
+                   "products) or cuda-f32")
+      ->check(CLI::IsMember({"auto", "cpu", "cpu-f64", "cuda", "cuda-f32"}))
+      ->capture_default_str();
+}
+
+// --progress: progress on standard error, which is otherwise shown only when
+// standard error is a terminal.
+inline CLI::Option* add_progress_flag(CLI::App* app, bool& progress) {
+  return app->add_flag("--progress", progress, "show progress on standard error even when it is not a terminal");
+}
+// Whether to show progress: asked for, or standard error is a terminal and
+// the tool was not asked to be quiet.
+inline bool show_progress(bool progress_flag, bool quiet) {
+  return progress_flag || (!quiet && isatty(fileno(stderr)));
+}
+
+// -o,--output FILE: where the tool writes its result, atomically ('-' =
+// standard output). what: "the tokenizer (.mds)". A tool whose output
+// cannot go to standard output (mds-train's checkpoint) passes
+// to_stdout = false and its own names.
+inline CLI::Option* add_output_option(CLI::App* app, std::string& path, const std::string& what,
+                                      bool to_stdout = true, const std::string& names = "-o,--output") {
+  return app->add_option(names, path, what + (to_stdout ? ", written atomically ('-' = standard output)"
+                                                        : ", written atomically"))
+      ->type_name("FILE");
 }
 
 // Output failures become errors, not deaths: with SIGPIPE ignored a write to

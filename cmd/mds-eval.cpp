@@ -30,10 +30,8 @@ void add_common(CLI::App* cmd, Common& c, const std::string& default_ref_field) 
       ->capture_default_str();
   cmd->add_flag("--skip-bad", c.input.skip_bad, "skip malformed records and report how many were skipped");
   cmd->add_flag("--per-example", c.per_example, "print one JSON line per example before the summary");
-  cmd->add_option("-o,--output", c.output, "output file ('-' = stdout)")->capture_default_str();
-  cmd->add_option("-t,--threads", c.threads, "worker threads (0 = all cores)")
-      ->capture_default_str()
-      ->transform(mds::cli::integer_at_least<int>(0));
+  mds::cli::add_output_option(cmd, c.output, "output file")->capture_default_str();
+  mds::cli::add_threads_option(cmd, c.threads, "-t,--threads");
   cmd->add_flag("--pretty", c.pretty, "indent the JSON summary");
   cmd->add_flag("--timing", c.timing, "report the scoring time on stderr");
 }

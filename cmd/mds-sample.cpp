@@ -1,8 +1,6 @@
 // mds-sample: generate targets for JSONL sources with a trained checkpoint,
 // streaming. Thin main: flags here, the work in lib/sample (sample_tool.h).
 // See man/mds-sample.1 and docs/sampling.md.
-#include <unistd.h>
-
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -25,7 +23,7 @@ int main(int argc, char** argv) {
   bool v2 = false;
   app.add_option("inputs", o.inputs, "JSONL files (- or none = standard input; zstd is detected)");
   app.add_option("-m,--model", o.model.path, "the .mds checkpoint written by mds-train")->required();
-  app.add_option("-o,--output", o.output, "output JSONL file (written atomically; default standard output)");
+  mds::cli::add_output_option(&app, o.output, "output JSONL file (default standard output)");
   app.add_option("--solver", solver, "ddpm, ddim or dpm++")->check(CLI::IsMember({"ddpm", "ddim", "dpm++", "dpmpp"}))
       ->capture_default_str();
   app.add_option("--steps", o.sampler.solver.steps, "model evaluations (0 = the solver's default: ddpm 2000, ddim 200, dpm++ 10)")
@@ -51,10 +49,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-trg-len", o.sampler.max_trg_len, "target slots to generate (0 = the model's)")
       ->transform(mds::cli::integer_at_least<int>(0))
       ->capture_default_str();
-  app.add_option("--threads", o.model.threads, "CPU threads (0 = all cores)")
-      ->transform(mds::cli::integer_at_least<int>(0))
-      ->capture_default_str();
-  app.add_option("--device", o.model.device, "auto (cuda when a GPU is usable, else cpu), cpu, or in CUDA builds cuda (bf16 tensor-core products) or cuda-f32")->capture_default_str();
+  mds::cli::add_threads_option(&app, o.model.threads);
+  mds::cli::add_device_option(&app, o.model.device);
   app.add_flag("--skip-bad", o.skip_bad, "skip and count malformed records instead of failing");
   app.add_option("--meta", o.meta_path, "write the sampler configuration (and final statistics) as JSON to this file");
   app.add_option("--rounding", rounding, "round x0 to the nearest embedding each step: on, off, auto (ddpm/ddim on)")
@@ -68,7 +64,7 @@ int main(int argc, char** argv) {
   auto* time_opt = app.add_option("--dpm-time", dpm_time, "dpm++ network time: upstream ((t-1/T)*1000) or v2 (t*1000)")
                        ->check(CLI::IsMember({"upstream", "v2"}))->capture_default_str();
   app.add_flag("--diffuseq-v2", v2, "reproduce DiffuSeq-v2's code (frame raw; dpm++: init zero, dpm-time v2)");
-  app.add_flag("--progress", o.progress, "report progress on standard error (default when it is a terminal)");
+  mds::cli::add_progress_flag(&app, o.progress);
   app.add_flag("-q,--quiet", o.quiet, "nothing on standard error but errors");
 
   return mds::cli::run(app, argc, argv, [&] {
@@ -86,7 +82,7 @@ int main(int argc, char** argv) {
     s.trajectory.centered = frame == "centered";
     s.dpm_v2_time = dpm_time == "v2";
     if (s.dpm_v2_time && s.kind != mds::SolverKind::dpmpp) mds::throw_usage("--dpm-time applies to the dpm++ solver only");
-    if (!o.progress && !o.quiet && isatty(fileno(stderr))) o.progress = true;
+    o.progress = mds::cli::show_progress(o.progress, o.quiet);
     o.command.assign(argv, argv + argc);
     return mds::run_sample_tool(o, mds::load_sampling_model, mds::select_mbr, stderr);
   });

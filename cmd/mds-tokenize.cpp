@@ -83,7 +83,7 @@ int do_train(const TrainArgs& a) {
   o.samples = a.samples;
   o.bpe.vocab_size = a.vocab_size;
   o.bpe.min_frequency = a.min_frequency;
-  const bool show = a.progress || (!a.quiet && isatty(fileno(stderr)));
+  const bool show = mds::cli::show_progress(a.progress, a.quiet);
   if (show)
     o.bpe.progress = [](size_t done, size_t wanted) { std::fprintf(stderr, "\rmds-tokenize: merges %zu/%zu", done, wanted); };
   const mds::TokenizerTrainResult r = mds::train_tokenizer(a.inputs, o);
@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
   auto* train = app.add_subcommand("train", "Train a tokenizer on text files or JSONL pairs ('-' = stdin)");
   train->add_option("inputs", ta.inputs, "Input files: text (one text per line) or JSONL; .zst accepted; '-' = stdin")
       ->default_val(std::vector<std::string>{"-"});
-  train->add_option("-o,--output", ta.output, "Tokenizer file to write (.mds); '-' = stdout");
+  mds::cli::add_output_option(train, ta.output, "Tokenizer file to write (.mds)");
   train->add_option("--vocab-size", ta.vocab_size, "Vocabulary size including 4 specials and 256 bytes")
       ->default_val(16384)
       ->transform(mds::cli::integer_in_range(260, size_t{1} << 24));
@@ -179,13 +179,11 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->default_val(std::vector<std::string>{"src", "trg"});
   train->add_flag("--skip-bad", ta.skip_bad, "Skip malformed JSONL lines (counted on stderr) instead of failing");
-  train->add_option("--threads", ta.threads, "Worker threads (0 = all hardware threads)")
-      ->default_val(0)
-      ->transform(mds::cli::integer_in_range(0, 1024));
+  mds::cli::add_threads_option(train, ta.threads);
   train->add_option("--samples", ta.samples, "Corpus texts embedded as self-test samples (besides built-in ones)")
       ->default_val(8)
       ->transform(mds::cli::integer_in_range(0, 1000));
-  train->add_flag("--progress", ta.progress, "Show progress on stderr even when it is not a terminal");
+  mds::cli::add_progress_flag(train, ta.progress);
   train->add_flag("-q,--quiet", ta.quiet, "No summary on stderr");
 
   EncodeArgs ea;
@@ -193,8 +191,8 @@ int main(int argc, char** argv) {
   encode->add_option("-m,--tokenizer", ea.tokenizer, "Tokenizer file (.mds)")->required();
   encode->add_option("inputs", ea.inputs, "Input files (JSONL, or text with --text); .zst accepted; '-' = stdin")
       ->default_val(std::vector<std::string>{"-"});
-  encode->add_option("-o,--output", ea.output,
-                     "Output file; '-' = stdout. Default: stdout when it is not a terminal (shards) or always (--text)");
+  mds::cli::add_output_option(encode, ea.output,
+                              "Output file (default: standard output when it is not a terminal (shards) or always (--text))");
   encode->add_flag("--text", ea.text, "Text mode: each input line (raw bytes) -> a line of space-separated ids");
   encode->add_option("--max-src-len", ea.opts.max_src_len, "Source length limit in tokens (0 = none)")
       ->default_val(0)
@@ -209,9 +207,8 @@ int main(int argc, char** argv) {
   encode->add_option("--src-field", ea.opts.src_field, "JSONL field holding the source")->default_val("src");
   encode->add_option("--trg-field", ea.opts.trg_field, "JSONL field holding the target")->default_val("trg");
   encode->add_flag("--skip-bad", ea.opts.skip_bad, "Skip bad lines (counted on stderr) instead of failing");
-  encode->add_option("--threads", ea.opts.threads, "Worker threads (0 = all hardware threads)")
-      ->default_val(0)
-      ->transform(mds::cli::integer_in_range(0, 1024));
+  ea.opts.threads = 0;  // all cores unless --threads says otherwise
+  mds::cli::add_threads_option(encode, ea.opts.threads);
   encode->add_option("--records-per-unit", ea.opts.records_per_unit, "Records per shard unit")
       ->default_val(8192)
       ->transform(mds::cli::integer_in_range(1, size_t{1} << 24));
@@ -222,12 +219,10 @@ int main(int argc, char** argv) {
   decode->add_option("-m,--tokenizer", da.tokenizer, "Tokenizer file (.mds)")->required();
   decode->add_option("inputs", da.inputs, "Shard files (or id lines with --ids); '-' = stdin")
       ->default_val(std::vector<std::string>{"-"});
-  decode->add_option("-o,--output", da.output, "Output file; '-' = stdout")->default_val("-");
+  mds::cli::add_output_option(decode, da.output, "Output file")->default_val("-");
   decode->add_flag("--ids", da.ids, "Input is lines of whitespace-separated ids; output one text line each");
   decode->add_flag("--keep-special", da.keep_special, "Write special ids as their names ([SEP]) instead of dropping them");
-  decode->add_option("--threads", da.threads, "Worker threads (0 = all hardware threads)")
-      ->default_val(0)
-      ->transform(mds::cli::integer_in_range(0, 1024));
+  mds::cli::add_threads_option(decode, da.threads);
   decode->add_flag("-q,--quiet", da.quiet, "No warnings on stderr");
 
   return mds::cli::run(app, argc, argv, [&]() -> int {

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
       ->expected(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_option("-o,--out", opt.out, "checkpoint to write (atomically replaced at each save)")->type_name("FILE");
+  mds::cli::add_output_option(&app, opt.out, "checkpoint to write (replaced at each save)", false, "-o,--out");
   app.add_option("--resume", opt.resume, "checkpoint to continue from (may be the same file as --out)")->type_name("FILE");
   app.add_option("--set", sets, "override a config value: train.KEY=VALUE or model.KEY=VALUE (repeatable)")
       ->type_name("PATH=VALUE")
@@ -79,14 +79,10 @@ int main(int argc, char** argv) {
   app.add_flag("--skip-nonfinite", skip_nonfinite,
                "skip (and count) updates with a non-finite loss or gradient instead of stopping");
   app.add_option("--log", opt.log, "append JSONL metrics to this file (- = stdout; default stderr)")->type_name("FILE");
-  auto* o_prog = app.add_flag("--progress", progress, "draw the progress bar even when stderr is not a terminal");
+  auto* o_prog = mds::cli::add_progress_flag(&app, progress);
   app.add_flag("--no-progress", no_progress, "never draw the progress bar")->excludes(o_prog);
-  app.add_option("--threads", opt.threads, "CPU threads (0 = all)")
-      ->transform(mds::cli::integer_at_least<int>(0));
-  app.add_option("--device", opt.device,
-                 "auto (cuda when a GPU is usable, else cpu), cpu, cuda (bf16 tensor-core products) or cuda-f32")
-      ->check(CLI::IsMember({"auto", "cpu", "cpu-f64", "cuda", "cuda-f32"}))
-      ->capture_default_str();
+  mds::cli::add_threads_option(&app, opt.threads);
+  mds::cli::add_device_option(&app, opt.device);
   app.add_flag("--print-config", opt.print_config, "print the effective config (defaults filled in) and exit");
 
   return mds::cli::run(app, argc, argv, [&] {

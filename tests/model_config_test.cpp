@@ -54,22 +54,23 @@ TEST(ModelConfig, RoundTripsThroughJson) {
 
 TEST(ModelConfig, UnknownKeyListsValidKeys) {
   const std::string msg = error_of({{"hiden_dim", 64}});
-  EXPECT_NE(msg.find("unknown key 'hiden_dim'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model: unknown key \"hiden_dim\" (did you mean \"hidden_dim\"?); valid keys: "), std::string::npos)
+      << msg;
   for (const auto& k : model_config_keys()) EXPECT_NE(msg.find(k), std::string::npos) << k;
 }
 
 TEST(ModelConfig, InvalidValuesNameTheField) {
-  EXPECT_NE(error_of({{"heads", 5}}).find("'heads'"), std::string::npos);  // 768 % 5 != 0
-  EXPECT_NE(error_of({{"dropout", 1.5}}).find("'dropout'"), std::string::npos);
-  EXPECT_NE(error_of({{"layers", "twelve"}}).find("'layers'"), std::string::npos);
-  EXPECT_NE(error_of({{"layers", 2.5}}).find("'layers'"), std::string::npos);
-  EXPECT_NE(error_of({{"moe_top_k", 9}}).find("'moe_top_k'"), std::string::npos);
-  EXPECT_NE(error_of({{"loss_region", "all"}}).find("'loss_region'"), std::string::npos);
-  EXPECT_NE(error_of({{"noise_schedule", "cosine"}}).find("'noise_schedule'"), std::string::npos);
-  EXPECT_NE(error_of({{"attention_dilation", {1, 2}}}).find("'attention_dilation'"), std::string::npos);
-  EXPECT_NE(error_of({{"absorbing", 1}}).find("'absorbing'"), std::string::npos);
-  EXPECT_NE(error_of({{"max_positions", 10}}).find("'max_positions'"), std::string::npos);
-  EXPECT_NE(error_of({{"vocab_size", 3}}).find("'vocab_size'"), std::string::npos);
+  EXPECT_NE(error_of({{"heads", 5}}).find("model.heads: expected"), std::string::npos);  // 768 % 5 != 0
+  EXPECT_NE(error_of({{"dropout", 1.5}}).find("model.dropout: expected"), std::string::npos);
+  EXPECT_NE(error_of({{"layers", "twelve"}}).find("model.layers: expected"), std::string::npos);
+  EXPECT_NE(error_of({{"layers", 2.5}}).find("model.layers: expected"), std::string::npos);
+  EXPECT_NE(error_of({{"moe_top_k", 9}}).find("model.moe_top_k: expected"), std::string::npos);
+  EXPECT_NE(error_of({{"loss_region", "all"}}).find("model.loss_region: expected"), std::string::npos);
+  EXPECT_NE(error_of({{"noise_schedule", "cosine"}}).find("model.noise_schedule: expected"), std::string::npos);
+  EXPECT_NE(error_of({{"attention_dilation", {1, 2}}}).find("model.attention_dilation: expected"), std::string::npos);
+  EXPECT_NE(error_of({{"absorbing", 1}}).find("model.absorbing: expected"), std::string::npos);
+  EXPECT_NE(error_of({{"max_positions", 10}}).find("model.max_positions: expected"), std::string::npos);
+  EXPECT_NE(error_of({{"vocab_size", 3}}).find("model.vocab_size: expected"), std::string::npos);
   EXPECT_NE(error_of(json::array()).find("object"), std::string::npos);
 }
 
@@ -77,13 +78,15 @@ TEST(ModelConfig, InvalidValuesNameTheField) {
 // with (max_src_len 0 cut every source to nothing).
 TEST(ModelConfig, LengthLimitsLeaveRoom) {
   const std::string zero = error_of({{"max_src_len", 0}});
-  EXPECT_NE(zero.find("field 'max_src_len' must be >= 1"), std::string::npos) << zero;
-  EXPECT_NE(zero.find("got 0"), std::string::npos) << zero;
-  EXPECT_NE(error_of({{"max_src_len", -4}}).find("'max_src_len' must be >= 1"), std::string::npos);
-  EXPECT_NE(error_of({{"max_trg_len", 0}}).find("'max_trg_len' must be >= 1"), std::string::npos);
+  EXPECT_NE(zero.find("model.max_src_len: expected an integer >= 1"), std::string::npos) << zero;
+  EXPECT_NE(zero.find("found 0"), std::string::npos) << zero;
+  EXPECT_NE(error_of({{"max_src_len", -4}}).find("model.max_src_len: expected an integer >= 1"), std::string::npos);
+  EXPECT_NE(error_of({{"max_trg_len", 0}}).find("model.max_trg_len: expected an integer >= 1"), std::string::npos);
   // The packed length src + trg + 3 must fit an int (it used to overflow).
   const std::string huge = error_of({{"max_src_len", 2147483647}, {"max_trg_len", 1}});
-  EXPECT_NE(huge.find("+ max_trg_len + 3 must be at most 2147483647"), std::string::npos) << huge;
+  EXPECT_NE(huge.find("model.max_src_len: expected max_src_len + max_trg_len + 3 at most 2147483647"),
+            std::string::npos)
+      << huge;
   EXPECT_NO_THROW(model_config_from_json({{"max_src_len", 1}, {"max_trg_len", 1}}));
 }
 

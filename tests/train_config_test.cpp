@@ -1,6 +1,6 @@
 // Tests of the "train" config schema: defaults, strict parsing (unknown keys
 // list the valid ones, bad values name the field), --set overrides, and that
-// docs/training.md documents every field with its default.
+// docs/config.md (generated from the schema) has every field with its default.
 #include <fstream>
 #include <sstream>
 
@@ -144,14 +144,22 @@ TEST(TrainConfig, OverridesParseJsonOrBareStrings) {
 }
 
 TEST(TrainConfig, DocsListEveryFieldWithItsDefault) {
-  std::ifstream in(std::string(MDS_SOURCE_DIR) + "/docs/training.md");
-  ASSERT_TRUE(in) << "docs/training.md is missing";
+  // docs/config.md is generated from the schema (cli.config_reference checks
+  // the whole page); here, each field's row as the schema describes it.
+  std::ifstream in(std::string(MDS_SOURCE_DIR) + "/docs/config.md");
+  ASSERT_TRUE(in) << "docs/config.md is missing";
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string doc = ss.str();
+  auto cell = [](std::string s) {  // "|" is escaped inside a table cell
+    for (size_t i = s.find('|'); i != std::string::npos; i = s.find('|', i + 2)) s.insert(i, "\\");
+    return s;
+  };
   for (const auto& f : tr::train_fields()) {
-    const std::string def = f.default_value.is_string() ? f.default_value.get<std::string>() : f.default_value.dump();
-    const std::string row = "| `" + f.name + "` | " + f.type + " | `" + def + "` |";
-    EXPECT_NE(doc.find(row), std::string::npos) << "docs/training.md lacks the row start: " << row;
+    const std::string def = f.default_value.is_string() ? "\"" + f.default_value.get<std::string>() + "\""
+                                                        : f.default_value.dump();
+    const std::string row =
+        "| `" + f.name + "` | " + f.type + " | `" + def + "` | " + cell(f.accepts) + " | " + cell(f.doc) + " |";
+    EXPECT_NE(doc.find(row), std::string::npos) << "docs/config.md lacks the row: " << row;
   }
 }

@@ -56,19 +56,19 @@ json tiny_model(double dropout, int diffusion_steps) {
 
 struct ModelRun {
   std::unique_ptr<tr::ModelBinding> binding = tr::default_model_binding();
-  json model;
+  std::unique_ptr<tr::BoundModel> model;
   std::unique_ptr<mds::TrainableModel> net;
   ModelRun(const json& m, uint64_t seed) {
-    model = binding->normalize(m, qqp64().vocab);
-    net = binding->make(model, "cpu", 2, seed);
+    model = binding->bind(m, qqp64().vocab, "model");
+    net = model->make("cpu", 2, seed);
   }
   tr::TrainerSetup setup(const std::string& ckpt) const {
     tr::TrainerSetup s;
-    const tr::ModelShape shape = binding->shape(model);
+    const tr::ModelShape shape = model->shape();
     s.num_timesteps = shape.num_timesteps;
     s.max_src_len = shape.max_src_len;
     s.max_trg_len = shape.max_trg_len;
-    s.pack = [this](const tr::Dataset& d, const std::vector<uint64_t>& ids) { return binding->pack(model, d, ids); };
+    s.pack = [this](const tr::Dataset& d, const std::vector<uint64_t>& ids) { return model->pack(d, ids); };
     s.checkpoint_path = ckpt;
     return s;
   }

@@ -23,31 +23,52 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Binds LinearTestModel; its "model" object has timesteps, max_src_len, max_trg_len.
+// Binds LinearTestModel; its "model" object has timesteps, max_src_len and
+// max_trg_len, declared in the config schema like the real model's.
+struct TestModelConfig {
+  int timesteps = 8;
+  int64_t max_src_len = 30;
+  int64_t max_trg_len = 8;
+  uint64_t vocab_size = 0;  // 0 = the tokenizer's
+};
+
+const mds::ConfigSchema<TestModelConfig>& test_model_schema() {
+  static const mds::ConfigSchema<TestModelConfig> s = [] {
+    mds::ConfigSchema<TestModelConfig> t;
+    t.integer("timesteps", &TestModelConfig::timesteps, 1, "diffusion steps")
+        .integer("max_src_len", &TestModelConfig::max_src_len, 1, "longest source")
+        .integer("max_trg_len", &TestModelConfig::max_trg_len, 1, "longest target")
+        .integer("vocab_size", &TestModelConfig::vocab_size, 0, "vocabulary size (0 = the tokenizer's)");
+    return t;
+  }();
+  return s;
+}
+
+class TestBoundModel : public tr::BoundModel {
+ public:
+  explicit TestBoundModel(TestModelConfig c) : c_(c) {}
+  json config() const override { return test_model_schema().to_json(c_); }
+  tr::ModelShape shape() const override { return {c_.timesteps, c_.max_src_len, c_.max_trg_len}; }
+  std::unique_ptr<mds::TrainableModel> make(const std::string&, int, uint64_t seed) const override {
+    return std::make_unique<mds::testing::LinearTestModel>(c_.timesteps, seed);
+  }
+  mds::Batch pack(const tr::Dataset& d, const std::vector<uint64_t>& ids) const override {
+    return mds::testing::pack_test_batch(d, ids, static_cast<int>(c_.max_src_len), static_cast<int>(c_.max_trg_len));
+  }
+
+ private:
+  TestModelConfig c_;
+};
+
 class TestBinding : public tr::ModelBinding {
  public:
-  json normalize(const json& m, uint64_t vocab) const override {
-    json out = {{"timesteps", 8}, {"max_src_len", 30}, {"max_trg_len", 8}};
-    for (auto it = m.begin(); it != m.end(); ++it) {
-      if (!out.contains(it.key())) mds::throw_usage("model: unknown key \"{}\"", it.key());
-      if (!it.value().is_number_integer() || it.value().get<int>() < 1)
-        mds::throw_usage("model.{}: expected an integer >= 1, found {}", it.key(), it.value().dump());
-      out[it.key()] = it.value();
-    }
-    out["vocab_size"] = vocab;
-    return out;
-  }
-  tr::ModelShape shape(const json& m) const override {
-    return {m["timesteps"].get<int>(), m["max_src_len"].get<int64_t>(), m["max_trg_len"].get<int64_t>()};
+  std::unique_ptr<tr::BoundModel> bind(const json& m, uint64_t vocab, const std::string& where) const override {
+    TestModelConfig c = test_model_schema().parse(m, where);
+    c.vocab_size = vocab;
+    return std::make_unique<TestBoundModel>(c);
   }
   void check_device(const std::string& d) const override {
     if (d != "cpu") mds::throw_usage("--device {}: the test model runs on the CPU only", d);
-  }
-  std::unique_ptr<mds::TrainableModel> make(const json& m, const std::string&, int, uint64_t seed) const override {
-    return std::make_unique<mds::testing::LinearTestModel>(m["timesteps"].get<int>(), seed);
-  }
-  mds::Batch pack(const json& m, const tr::Dataset& d, const std::vector<uint64_t>& ids) const override {
-    return mds::testing::pack_test_batch(d, ids, m["max_src_len"].get<int>(), m["max_trg_len"].get<int>());
   }
 };
 

@@ -1,10 +1,12 @@
-// ModelConfig JSON I/O and validation. One table lists every key with its
-// reader and writer, so parsing, the unknown-key message and serialisation
-// cannot drift apart.
+// ModelConfig declared in the config schema (io/config_schema.h): one table
+// gives every key's type, range, default, meaning and source, so parsing, the
+// messages, serialisation and docs/config.md cannot drift apart. Sources: [DS]
+// DiffuSeq code, [v2] DiffuSeq-v2, [LF] Longformer, [Switch] Switch
+// Transformer, [ST] ST-MoE, [GS] GShard, [MoE] MoE-DiffuSeq; DEFAULT marks a
+// choice the paper does not state.
 #include "model/config.h"
 
 #include <cstdint>
-#include <functional>
 
 #include "core/error.h"
 
@@ -12,86 +14,119 @@ namespace mds {
 
 namespace {
 
-using json = nlohmann::json;
+using schema::kInf;
+using C = ModelConfig;
 
-struct Field {
-  const char* key;
-  std::function<void(ModelConfig&, const json&)> read;
-  std::function<json(const ModelConfig&)> write;
-};
-
-template <typename T>
-T get_as(const json& v, const char* key, const char* expected) {
-  try {
-    return v.get<T>();
-  } catch (const json::exception&) {
-    throw_usage("model config: field '{}' must be {}, found {}", key, expected, v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  }
+// Every field, then the checks across fields.
+ConfigSchema<C> declare_model_schema() {
+  ConfigSchema<C> t;
+  t.section("Sizes")
+      .integer("vocab_size", &C::vocab_size, 0,
+               "vocabulary size; 0 = take the tokenizer's (a non-zero value must match it and exceed the special "
+               "ids)", "tokenizer", "0 = from the tokenizer")
+      .integer("embed_dim", &C::embed_dim, 1, "d, word-embedding width, also the width the diffusion runs in",
+               "[DS] `hidden_dim`")
+      .integer("hidden_dim", &C::hidden_dim, 1, "H, transformer width", "[DS] bert-base")
+      .integer("layers", &C::layers, 1, "number of post-LN transformer layers", "[DS], [MoE]")
+      .integer("heads", &C::heads, 1, "attention heads (must divide `hidden_dim`)", "[DS]")
+      .integer("ffn_dim", &C::ffn_dim, 1, "F, FFN hidden width (per expert when MoE)", "[DS] bert-base")
+      .integer("time_embed_dim", &C::time_embed_dim, 2, "width of the sinusoidal timestep embedding (even)",
+               "[DS] `hidden_t_dim`")
+      .integer("time_hidden_dim", &C::time_hidden_dim, 1, "hidden width of the time MLP (128 -> 512 -> H)", "[DS]")
+      .integer("max_src_len", &C::max_src_len, 1,
+               "longest source in tokens (without specials); longer sources are cut to it; `max_src_len + "
+               "max_trg_len + 3` at most 2147483647",
+               "DEFAULT (§8.3)", "sources are cut to it; 0 leaves no room for any source token")
+      .integer("max_trg_len", &C::max_trg_len, 1,
+               "longest target; the generated region has `max_trg_len + 1` slots", "DEFAULT (§8.3)")
+      .integer("max_positions", &C::max_positions, 0,
+               "size of the learned position table; 0 = `max_src_len + max_trg_len + 3`", "[DS] learned positions")
+      .number("dropout", &C::dropout, 0, false, 1, true,
+              "dropout after the input LayerNorm and on both sublayer outputs (no attention-probability dropout)",
+              "[DS]")
+      .number("layer_norm_eps", &C::layer_norm_eps, 0, true, kInf, false, "LayerNorm epsilon", "[DS] bert-base");
+  t.section("Sparse attention")
+      .integer("attention_window", &C::attention_window, 0,
+               "w, keys **per side**; 0 = dense attention (DiffuSeq). A window ≥ L is also dense",
+               "DEFAULT 512 two-sided [LF]", "0 = dense")
+      .integers("attention_dilation", &C::attention_dilation, 1,
+                "δ per head: one integer for all heads or an array of `heads` integers", "[LF] (δ = 1)")
+      .boolean("global_target", &C::global_target,
+               "make the whole target region global (every generated token sees the whole document)",
+               "DEFAULT (§8.2)")
+      .integer("global_source_stride", &C::global_source_stride, 0,
+               "every n-th source token is global; 0 = none, 1 = all source tokens", "DEFAULT (§8.2)", "0 = none");
+  t.section("Mixture of experts")
+      .integer("moe_experts", &C::moe_experts, 0, "experts per MoE layer; 0 = dense FFN in every layer",
+               "DEFAULT [Switch]", "0 = dense FFN")
+      .integer("moe_top_k", &C::moe_top_k, 1,
+               "experts per token, 1..`moe_experts` (k = experts is dense softmax gating)", "DEFAULT [GS]")
+      .integer("moe_every", &C::moe_every, 1,
+               "layer i is MoE iff `i % moe_every == moe_every - 1` (1 = all layers, 2 = every second)", "DEFAULT")
+      .number("moe_capacity_factor", &C::moe_capacity_factor, 0, false, kInf, false,
+              "0 = dropless; else each expert takes at most ⌈k·tokens/E·cf⌉ picks, first choices before second "
+              "choices, in token order; a dropped pick contributes nothing (the residual path remains)",
+              "[Switch], [GS]; dropless by default", "0 = dropless")
+      .boolean("moe_renormalize", &C::moe_renormalize,
+               "renormalise the top-k gate values to sum 1 (k > 1); k = 1 always uses the raw probability (Switch)",
+               "[GS]")
+      .number("moe_balance_weight", &C::moe_balance_weight, 0, false, kInf, false,
+              "α of the Switch load-balancing loss α·E·Σ f_e P_e, summed over MoE layers", "[Switch]")
+      .number("moe_z_weight", &C::moe_z_weight, 0, false, kInf, false,
+              "weight of the router z-loss mean(logsumexp(logits)²), summed over MoE layers", "[ST], HF Switch");
+  t.section("Diffusion and loss")
+      .integer("diffusion_steps", &C::diffusion_steps, 2, "T", "[DS]")
+      .choice<std::string>("noise_schedule", &C::noise_schedule, {"sqrt"}, same_name,
+                           "ᾱ(s) = 1 − √(s + 1e−4), β_i = min(1 − ᾱ((i+1)/T)/ᾱ(i/T), 0.999)", "[DS]")
+      .boolean("rescale_timesteps", &C::rescale_timesteps, "the network sees t·1000/T", "[DS]")
+      .boolean("absorbing", &C::absorbing,
+               "soft absorbing state: target positions noised around the learned vector m, tokens replaced by m "
+               "with probability γ·√(1−ᾱ_t)",
+               "[v2]")
+      .number("absorb_rate", &C::absorb_rate, 0, false, 1, false, "γ", "[v2] README and scripts")
+      .number("absorb_reg", &C::absorb_reg, 0, false, kInf, false, "weight of ‖m‖₂ (L2 norm, not squared) in the loss",
+              "[v2] `reg_rate`")
+      .choice<std::string>("loss_region", &C::loss_region, {"target", "sequence"}, same_name,
+                           "`\"target\"`: losses over the target region (the paper); `\"sequence\"`: over every "
+                           "real position, source included (DiffuSeq's code)",
+                           "[DS] paper vs code (§8.7)")
+      .boolean("mse_t0_clean", &C::mse_t0_clean,
+               "at t = 0 the MSE target is the clean embedding Emb(w) instead of x0", "[DS]")
+      .boolean("prior_loss", &C::prior_loss, "add ‖√ᾱ_{T−1} x0‖² (mean over d)", "[DS] `tT_loss`")
+      .number("rounding_weight", &C::rounding_weight, 0, false, kInf, false,
+              "weight of the rounding cross-entropy −log p(w | x0)", "[DS] (1)");
+  // Checks across fields.
+  t.check([](const C& c, const std::string& where) {
+    if (c.vocab_size != 0 && c.vocab_size <= kMaskId)
+      throw_usage("{}.vocab_size: expected 0 (from the tokenizer) or more than the special ids 0..{}, found {}",
+                  where, kMaskId, c.vocab_size);
+    if (c.hidden_dim % c.heads != 0)
+      throw_usage("{}.heads: expected a divisor of hidden_dim = {}, found {}", where, c.hidden_dim, c.heads);
+    if (c.time_embed_dim % 2 != 0)
+      throw_usage("{}.time_embed_dim: expected an even integer >= 2, found {}", where, c.time_embed_dim);
+    // The packed sequence [CLS] src [SEP] trg [SEP] must have a position
+    // index an int can hold; computed in 64 bits so the check cannot overflow.
+    const int64_t sequence = int64_t{c.max_src_len} + c.max_trg_len + 3;
+    if (sequence > INT32_MAX)
+      throw_usage("{}.max_src_len: expected max_src_len + max_trg_len + 3 at most {}, found {} + {} + 3 = {}", where,
+                  INT32_MAX, c.max_src_len, c.max_trg_len, sequence);
+    if (c.max_positions != 0 && c.max_positions < sequence)
+      throw_usage("{}.max_positions: expected 0 or at least max_src_len + max_trg_len + 3 = {}, found {}", where,
+                  sequence, c.max_positions);
+    if (c.attention_dilation.size() != 1 && static_cast<int>(c.attention_dilation.size()) != c.heads)
+      throw_usage("{}.attention_dilation: expected 1 or heads = {} entries, found {}", where, c.heads,
+                  c.attention_dilation.size());
+    if (c.moe_experts > 0 && c.moe_top_k > c.moe_experts)
+      throw_usage("{}.moe_top_k: expected an integer in [1, moe_experts = {}], found {}", where, c.moe_experts,
+                  c.moe_top_k);
+  });
+  return t;
 }
 
-int get_int(const json& v, const char* key) {
-  if (!v.is_number_integer()) throw_usage("model config: field '{}' must be an integer, found {}", key, v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  const int64_t x = v.get<int64_t>();
-  if (x < INT32_MIN || x > INT32_MAX) throw_usage("model config: field '{}' = {} is out of range", key, x);
-  return static_cast<int>(x);
+const ConfigSchema<C>& model_schema() {
+  static const ConfigSchema<C> s = declare_model_schema();
+  return s;
 }
-double get_num(const json& v, const char* key) {
-  if (!v.is_number()) throw_usage("model config: field '{}' must be a number, found {}", key, v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  return v.get<double>();
-}
-bool get_bool(const json& v, const char* key) {
-  if (!v.is_boolean()) throw_usage("model config: field '{}' must be true or false, found {}", key, v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  return v.get<bool>();
-}
-std::string get_str(const json& v, const char* key) { return get_as<std::string>(v, key, "a string"); }
-
-#define MDS_INT(name) \
-  Field { #name, [](ModelConfig& c, const json& v) { c.name = get_int(v, #name); }, [](const ModelConfig& c) { return json(c.name); } }
-#define MDS_NUM(name) \
-  Field { #name, [](ModelConfig& c, const json& v) { c.name = get_num(v, #name); }, [](const ModelConfig& c) { return json(c.name); } }
-#define MDS_BOOL(name) \
-  Field { #name, [](ModelConfig& c, const json& v) { c.name = get_bool(v, #name); }, [](const ModelConfig& c) { return json(c.name); } }
-#define MDS_STR(name) \
-  Field { #name, [](ModelConfig& c, const json& v) { c.name = get_str(v, #name); }, [](const ModelConfig& c) { return json(c.name); } }
-
-const std::vector<Field>& fields() {
-  static const std::vector<Field> f = {
-      Field{"vocab_size",
-            [](ModelConfig& c, const json& v) {
-              if (!v.is_number_integer()) throw_usage("model config: field 'vocab_size' must be an integer, found {}", v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-              c.vocab_size = v.get<int64_t>();
-            },
-            [](const ModelConfig& c) { return json(c.vocab_size); }},
-      MDS_INT(embed_dim), MDS_INT(hidden_dim), MDS_INT(layers), MDS_INT(heads), MDS_INT(ffn_dim),
-      MDS_INT(time_embed_dim), MDS_INT(time_hidden_dim), MDS_INT(max_src_len), MDS_INT(max_trg_len),
-      MDS_INT(max_positions), MDS_NUM(dropout), MDS_NUM(layer_norm_eps),
-      MDS_INT(attention_window),
-      Field{"attention_dilation",
-            [](ModelConfig& c, const json& v) {
-              if (v.is_number_integer()) {
-                c.attention_dilation = {get_int(v, "attention_dilation")};
-                return;
-              }
-              if (!v.is_array() || v.empty())
-                throw_usage("model config: field 'attention_dilation' must be an integer or a non-empty array of integers, found {}", v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-              c.attention_dilation.clear();
-              for (const auto& x : v) c.attention_dilation.push_back(get_int(x, "attention_dilation"));
-            },
-            [](const ModelConfig& c) { return json(c.attention_dilation); }},
-      MDS_BOOL(global_target), MDS_INT(global_source_stride),
-      MDS_INT(moe_experts), MDS_INT(moe_top_k), MDS_INT(moe_every), MDS_NUM(moe_capacity_factor),
-      MDS_BOOL(moe_renormalize), MDS_NUM(moe_balance_weight), MDS_NUM(moe_z_weight),
-      MDS_INT(diffusion_steps), MDS_STR(noise_schedule), MDS_BOOL(rescale_timesteps), MDS_BOOL(absorbing),
-      MDS_NUM(absorb_rate), MDS_NUM(absorb_reg), MDS_STR(loss_region), MDS_BOOL(mse_t0_clean),
-      MDS_BOOL(prior_loss), MDS_NUM(rounding_weight),
-  };
-  return f;
-}
-
-#undef MDS_INT
-#undef MDS_NUM
-#undef MDS_BOOL
-#undef MDS_STR
 
 }  // namespace
 
@@ -100,108 +135,33 @@ std::vector<int> ModelConfig::head_dilations() const {
   return attention_dilation;
 }
 
+const std::vector<FieldInfo>& model_config_fields() { return model_schema().fields(); }
+
 const std::vector<std::string>& model_config_keys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k;
-    for (const auto& f : fields()) k.push_back(f.key);
+    for (const FieldInfo& f : model_config_fields()) k.push_back(f.name);
     return k;
   }();
   return keys;
 }
 
-ModelConfig model_config_from_json(const json& j) {
-  if (!j.is_object()) throw_usage("model config: expected a JSON object, found {}", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  ModelConfig c;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const Field* f = nullptr;
-    for (const auto& cand : fields())
-      if (it.key() == cand.key) f = &cand;
-    if (!f) {
-      std::string valid;
-      for (const auto& k : model_config_keys()) valid += (valid.empty() ? "" : ", ") + k;
-      throw_usage("model config: unknown key '{}'; valid keys are: {}", it.key(), valid);
-    }
-    f->read(c, it.value());
-  }
-  validate_model_config(c);
-  return c;
+ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& where) {
+  return model_schema().parse(j, where);
 }
 
-ModelConfig model_config_for_vocab(const json& j, int64_t vocab_size) {
-  ModelConfig c = model_config_from_json(j);
+ModelConfig model_config_for_vocab(const nlohmann::json& j, int64_t vocab_size, const std::string& where) {
+  ModelConfig c = model_config_from_json(j, where);
   if (c.vocab_size != 0 && c.vocab_size != vocab_size)
-    throw_usage("model config: field 'vocab_size' is {} but the tokenizer has {} ids (leave it 0 to take the tokenizer's)",
-                c.vocab_size, vocab_size);
+    throw_usage("{}.vocab_size: expected 0 (take the tokenizer's) or the tokenizer's {} ids, found {}", where,
+                vocab_size, c.vocab_size);
   c.vocab_size = vocab_size;
-  validate_model_config(c);
+  validate_model_config(c, where);
   return c;
 }
 
-json model_config_to_json(const ModelConfig& c) {
-  json j = json::object();
-  for (const auto& f : fields()) j[f.key] = f.write(c);
-  return j;
-}
+nlohmann::json model_config_to_json(const ModelConfig& c) { return model_schema().to_json(c); }
 
-void validate_model_config(const ModelConfig& c) {
-  auto need = [](bool ok, const char* field, const std::string& what) {
-    if (!ok) throw_usage("model config: field '{}' {}", field, what);
-  };
-  need(c.vocab_size >= 0, "vocab_size", fmt::format("must be >= 0 (0 = from the tokenizer), got {}", c.vocab_size));
-  need(c.vocab_size == 0 || c.vocab_size > kMaskId, "vocab_size",
-       fmt::format("must exceed the special ids 0..{}, got {}", kMaskId, c.vocab_size));
-  need(c.embed_dim >= 1, "embed_dim", fmt::format("must be >= 1, got {}", c.embed_dim));
-  need(c.hidden_dim >= 1, "hidden_dim", fmt::format("must be >= 1, got {}", c.hidden_dim));
-  need(c.layers >= 1, "layers", fmt::format("must be >= 1, got {}", c.layers));
-  need(c.heads >= 1, "heads", fmt::format("must be >= 1, got {}", c.heads));
-  need(c.hidden_dim % std::max(c.heads, 1) == 0, "heads",
-       fmt::format("must divide hidden_dim {}, got {}", c.hidden_dim, c.heads));
-  need(c.ffn_dim >= 1, "ffn_dim", fmt::format("must be >= 1, got {}", c.ffn_dim));
-  need(c.time_embed_dim >= 2 && c.time_embed_dim % 2 == 0, "time_embed_dim",
-       fmt::format("must be an even number >= 2, got {}", c.time_embed_dim));
-  need(c.time_hidden_dim >= 1, "time_hidden_dim", fmt::format("must be >= 1, got {}", c.time_hidden_dim));
-  // Every source is cut to max_src_len tokens when packed: 0 would train on
-  // empty sources (the model could learn nothing about its input).
-  need(c.max_src_len >= 1, "max_src_len",
-       fmt::format("must be >= 1 (sources are cut to it; 0 leaves no room for any source token), got {}",
-                   c.max_src_len));
-  need(c.max_trg_len >= 1, "max_trg_len", fmt::format("must be >= 1, got {}", c.max_trg_len));
-  // The packed sequence [CLS] src [SEP] trg [SEP] must have a position index
-  // an int can hold; computed in 64 bits so the check itself cannot overflow.
-  const int64_t sequence = int64_t{c.max_src_len} + c.max_trg_len + 3;
-  need(sequence <= INT32_MAX, "max_src_len",
-       fmt::format("+ max_trg_len + 3 must be at most {}, got {} + {} + 3 = {}", INT32_MAX, c.max_src_len,
-                   c.max_trg_len, sequence));
-  need(c.max_positions >= 0, "max_positions", fmt::format("must be >= 0, got {}", c.max_positions));
-  need(c.max_positions == 0 || c.max_positions >= sequence, "max_positions",
-       fmt::format("must be 0 or >= max_src_len + max_trg_len + 3 = {}, got {}", sequence, c.max_positions));
-  need(c.dropout >= 0 && c.dropout < 1, "dropout", fmt::format("must be in [0, 1), got {}", c.dropout));
-  need(c.layer_norm_eps > 0, "layer_norm_eps", fmt::format("must be > 0, got {}", c.layer_norm_eps));
-  need(c.attention_window >= 0, "attention_window", fmt::format("must be >= 0 (0 = dense), got {}", c.attention_window));
-  need(c.attention_dilation.size() == 1 || static_cast<int>(c.attention_dilation.size()) == c.heads,
-       "attention_dilation",
-       fmt::format("must have 1 or heads = {} entries, got {}", c.heads, c.attention_dilation.size()));
-  for (int d : c.attention_dilation)
-    need(d >= 1, "attention_dilation", fmt::format("entries must be >= 1, got {}", d));
-  need(c.global_source_stride >= 0, "global_source_stride",
-       fmt::format("must be >= 0 (0 = none), got {}", c.global_source_stride));
-  need(c.moe_experts >= 0, "moe_experts", fmt::format("must be >= 0 (0 = dense FFN), got {}", c.moe_experts));
-  if (c.moe_experts > 0) {
-    need(c.moe_top_k >= 1 && c.moe_top_k <= c.moe_experts, "moe_top_k",
-         fmt::format("must be in [1, moe_experts = {}], got {}", c.moe_experts, c.moe_top_k));
-    need(c.moe_every >= 1, "moe_every", fmt::format("must be >= 1, got {}", c.moe_every));
-  }
-  need(c.moe_capacity_factor >= 0, "moe_capacity_factor",
-       fmt::format("must be >= 0 (0 = dropless), got {}", c.moe_capacity_factor));
-  need(c.moe_balance_weight >= 0, "moe_balance_weight", fmt::format("must be >= 0, got {}", c.moe_balance_weight));
-  need(c.moe_z_weight >= 0, "moe_z_weight", fmt::format("must be >= 0, got {}", c.moe_z_weight));
-  need(c.diffusion_steps >= 2, "diffusion_steps", fmt::format("must be >= 2, got {}", c.diffusion_steps));
-  need(c.noise_schedule == "sqrt", "noise_schedule", fmt::format("must be \"sqrt\", got \"{}\"", c.noise_schedule));
-  need(c.absorb_rate >= 0 && c.absorb_rate <= 1, "absorb_rate", fmt::format("must be in [0, 1], got {}", c.absorb_rate));
-  need(c.absorb_reg >= 0, "absorb_reg", fmt::format("must be >= 0, got {}", c.absorb_reg));
-  need(c.loss_region == "target" || c.loss_region == "sequence", "loss_region",
-       fmt::format("must be \"target\" or \"sequence\", got \"{}\"", c.loss_region));
-  need(c.rounding_weight >= 0, "rounding_weight", fmt::format("must be >= 0, got {}", c.rounding_weight));
-}
+void validate_model_config(const ModelConfig& c, const std::string& where) { model_schema().validate(c, where); }
 
 }  // namespace mds

@@ -1,7 +1,8 @@
 // ModelConfig: every architecture, attention, MoE and diffusion knob of the
-// model in one schema with documented defaults (docs/config.md). Parsed from
-// the "model" object of a config file; unknown keys and invalid values are
-// usage errors naming the field.
+// model, declared in the config schema (io/config_schema.h) with its range,
+// default, documentation and source (docs/config.md is generated from it).
+// Parsed from the "model" object of a config file; unknown keys and invalid
+// values are usage errors naming the field.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/special_ids.h"
+#include "io/config_schema.h"
 
 namespace mds {
 
@@ -64,15 +66,20 @@ struct ModelConfig {
   std::vector<int> head_dilations() const;  // expanded to one per head
 };
 
-// Parses a "model" JSON object over the defaults; throws usage errors naming
-// the key (unknown keys list the valid ones).
-ModelConfig model_config_from_json(const nlohmann::json& j);
+// Parses a "model" JSON object over the defaults; usage errors start with
+// `where` and name the field ("run.json: model.heads: expected ..., found 5";
+// unknown keys list the valid ones).
+ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& where = "model");
 nlohmann::json model_config_to_json(const ModelConfig& c);
-// Checks ranges and consistency; throws usage errors naming the field.
-void validate_model_config(const ModelConfig& c);
+// The checks of model_config_from_json for a config built in code: every
+// field's range and the checks across fields; usage errors name the field.
+void validate_model_config(const ModelConfig& c, const std::string& where = "model");
 // Parses the "model" object for a tokenizer of vocab_size ids: a vocab_size
 // of 0 (the default) takes the tokenizer's; any other value must match it.
-ModelConfig model_config_for_vocab(const nlohmann::json& j, int64_t vocab_size);
+ModelConfig model_config_for_vocab(const nlohmann::json& j, int64_t vocab_size, const std::string& where = "model");
+// Every field with its type, range, default, documentation and source, in
+// schema order (docs/config.md).
+const std::vector<FieldInfo>& model_config_fields();
 // The valid keys, in schema order.
 const std::vector<std::string>& model_config_keys();
 

@@ -107,17 +107,22 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
     const json& cfg = ck.meta.contains("config") ? ck.meta["config"] : json();
     if (!cfg.is_object() || !cfg.contains("model") || !cfg.contains("train"))
       throw_bad_input("{}: checkpoint metadata lacks the \"config\" object with \"model\" and \"train\"", opt.resume);
+  }
+  const Tokenizer tok = resuming ? Tokenizer::from_embedded(ck) : Tokenizer::load(opt.tokenizer_path);
+  // The model config, parsed once for the whole run.
+  std::unique_ptr<BoundModel> model;
+  if (resuming) {
     // The checkpoint's own config is input data: when it does not validate,
     // the file is at fault (exit 3), not the command line.
+    const std::string where = opt.resume + " (config)";
     try {
-      (void)train_config_from_json(cfg["train"], opt.resume + " (config): train");
-      (void)binding.shape(cfg["model"]);
+      (void)train_config_from_json(ck.meta["config"]["train"], where + ": train");
+      model = binding.bind(ck.meta["config"]["model"], tok.vocab_size(), where + ": model");
     } catch (const Error& e) {
       if (e.code() != ExitCode::usage) throw;
       throw_bad_input("{}: the checkpoint's config is invalid: {}", opt.resume, e.what());
     }
   }
-  const Tokenizer tok = resuming ? Tokenizer::from_embedded(ck) : Tokenizer::load(opt.tokenizer_path);
   if (resuming && !opt.tokenizer_path.empty()) {
     const Tokenizer given = Tokenizer::load(opt.tokenizer_path);
     if (given.hash() != tok.hash())
@@ -133,7 +138,8 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
     where = opt.resume + " (config)";
     if (!opt.config_path.empty()) {
       const json file = read_config_file(opt.config_path);
-      if (file.contains("model") && binding.normalize(file["model"], tok.vocab_size()) != doc["model"])
+      if (file.contains("model") &&
+          binding.bind(file["model"], tok.vocab_size(), opt.config_path + ": model")->config() != model->config())
         throw_usage("{}: the \"model\" object differs from the one in {}; a resumed run keeps its model (drop "
                     "\"model\" from the config or pass the same one)",
                     opt.config_path, opt.resume);
@@ -153,8 +159,8 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
   }
   if (!opt.overrides.empty()) where += " with --set";
   const TrainConfig tc = train_config_from_json(doc.value("train", json::object()), where + ": train");
-  const json model = resuming ? doc["model"] : binding.normalize(doc["model"], tok.vocab_size());
-  const json effective = {{"model", model}, {"train", train_config_to_json(tc)}};
+  if (!resuming) model = binding.bind(doc["model"], tok.vocab_size(), where + ": model");
+  const json effective = {{"model", model->config()}, {"train", train_config_to_json(tc)}};
   if (opt.print_config) {
     errno = 0;
     if (std::fprintf(out, "%s\n", effective.dump(2, ' ', false, json::error_handler_t::replace).c_str()) < 0 || std::fflush(out) != 0)
@@ -164,7 +170,7 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
   }
   const std::string device = resolve_device(opt.device);  // "auto" -> cuda or cpu
   binding.check_device(device);
-  const ModelShape shape = binding.shape(model);
+  const ModelShape shape = model->shape();
 
   // Output streams.
   std::unique_ptr<std::FILE, FileCloser> log_file;
@@ -193,15 +199,13 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
   if (valid) warn_long_pairs(*valid, shape, reporter);
 
   const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::unique_ptr<TrainableModel> net = binding.make(model, device, threads, derive_seed(tc.seed, Stream::init));
+  std::unique_ptr<TrainableModel> net = model->make(device, threads, derive_seed(tc.seed, Stream::init));
 
   TrainerSetup setup;
   setup.num_timesteps = shape.num_timesteps;
   setup.max_src_len = shape.max_src_len;
   setup.max_trg_len = shape.max_trg_len;
-  setup.pack = [&binding, &model](const Dataset& d, const std::vector<uint64_t>& ids) {
-    return binding.pack(model, d, ids);
-  };
+  setup.pack = [&model](const Dataset& d, const std::vector<uint64_t>& ids) { return model->pack(d, ids); };
   setup.checkpoint_path = opt.out;
   const json provenance = {{"program", "mds-train"},
                            {"version", MDS_VERSION},

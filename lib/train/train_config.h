@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/config_schema.h"
+
 namespace mds::train {
 
 enum class LrSchedule { constant, linear, cosine };
@@ -61,13 +63,7 @@ struct TrainConfig {
   int64_t effective_decay_steps() const { return decay_steps > 0 ? decay_steps : steps; }
 };
 
-// Description of one field, for error messages and documentation.
-struct FieldInfo {
-  std::string name;
-  std::string type;           // "integer", "number", "boolean", or "string (a, b, c)"
-  nlohmann::json default_value;
-  std::string doc;
-};
+// Every field with its type, range, default and documentation (docs/config.md).
 const std::vector<FieldInfo>& train_fields();
 
 // Parses the "train" object. Missing fields keep their defaults; unknown keys
@@ -77,7 +73,8 @@ TrainConfig train_config_from_json(const nlohmann::json& j, const std::string& w
 // Every field, defaults included (what a checkpoint records).
 nlohmann::json train_config_to_json(const TrainConfig& c);
 
-// Cross-field checks (e.g. warmup within the decay horizon); usage error.
+// The checks of train_config_from_json for a config built in code: each
+// field's range and the cross-field ones (warmup within the decay horizon).
 void validate(const TrainConfig& c, const std::string& where = "train");
 
 // "--set" support. Parses "a.b.c=value" where value is JSON if it parses as

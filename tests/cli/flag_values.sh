@@ -41,7 +41,7 @@ usage_error "--mbr: expected an integer >= 1, found 0" mds-sample -m none.mds --
 usage_error "--batch-size: expected an integer >= 1, found -1" mds-sample -m none.mds --batch-size -1 in.jsonl
 usage_error "--sort-window: expected an integer >= 1, found 0" mds-sample -m none.mds --sort-window 0 in.jsonl
 usage_error "--max-trg-len: expected an integer >= 0, found -1" mds-sample -m none.mds --max-trg-len -1 in.jsonl
-usage_error "--threads: expected an integer >= 0, found -2" mds-sample -m none.mds --threads -2 in.jsonl
+usage_error "--threads: expected an integer from 0 to 1024, found -2" mds-sample -m none.mds --threads -2 in.jsonl
 
 # ---- mds-eval ------------------------------------------------------------------------
 usage_error "--smooth-value: expected a finite number >= 0, found nan" mds-eval bleu --smooth floor --smooth-value nan in.jsonl
@@ -51,7 +51,7 @@ usage_error "--confidence: expected a number from 0 to 1, found nan" mds-eval ro
 usage_error "--seed: expected an integer >= 0, found -1" mds-eval rouge --seed -1 in.jsonl
 usage_error "--seed: expected an integer from 0 to 4294967295, found 4294967296" mds-eval rouge --seed 4294967296 in.jsonl
 usage_error "--bootstrap-samples: expected an integer >= 1, found -1" mds-eval rouge --bootstrap-samples -1 in.jsonl
-usage_error "--threads: expected an integer >= 0, found -1" mds-eval rouge --threads -1 in.jsonl
+usage_error "--threads: expected an integer from 0 to 1024, found -1" mds-eval rouge --threads -1 in.jsonl
 usage_error "--chrf-beta: expected an integer >= 0, found -2" mds-eval bleu --chrf-beta -2 in.jsonl
 usage_error "--max-order: expected an integer from 1 to 16, found 0" mds-eval bleu --max-order 0 in.jsonl
 # The edges stay valid.
@@ -62,7 +62,14 @@ mds-eval rouge --confidence 0.999 --bootstrap-samples 1 --seed 4294967295 in.jso
 usage_error "--top: expected an integer from 0 to 100000, found -1" mds-inspect --top -1 tok.mds
 usage_error "--samples: expected an integer from 0 to 100000, found -1" mds-inspect --samples -1 tok.mds
 usage_error "--seed: expected an integer >= 0, found -1" mds-train --config c.json --tokenizer tok.mds -o out.mds --seed -1
-usage_error "--threads: expected an integer >= 0, found -1" mds-train --config c.json --tokenizer tok.mds -o out.mds --threads -1
+usage_error "--threads: expected an integer from 0 to 1024, found -1" mds-train --config c.json --tokenizer tok.mds -o out.mds --threads -1
+# One --threads for every tool (cmd/cli_common.h): the same range and wording.
+for tool in "mds-tokenize train -o out.mds" "mds-tokenize encode -m tok.mds -o out.mds" "mds-tokenize decode -m tok.mds" \
+            "mds-sample -m none.mds" "mds-eval rouge" "mds-train --config c.json --tokenizer tok.mds -o out.mds"; do
+  # shellcheck disable=SC2086
+  usage_error "--threads: expected an integer from 0 to 1024, found 1025" $tool --threads 1025 in.jsonl
+done
+usage_error "--device: " mds-sample -m none.mds --device tpu in.jsonl
 usage_error "--lr: expected a number > 0, found nan" mds-train --config c.json --tokenizer tok.mds -o out.mds --lr nan
 usage_error "--lr: expected a number > 0, found 1e999" mds-train --config c.json --tokenizer tok.mds -o out.mds --lr 1e999
 echo "flag_values: ok"

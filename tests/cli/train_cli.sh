@@ -47,11 +47,11 @@ expect 2 "bad3.json: invalid JSON: parse error at line 2" mds-train --config bad
 echo '{"model": {}, "optimizer": {}}' >bad4.json
 expect 2 'unknown top-level key "optimizer"; valid keys: model, train' mds-train --config bad4.json --tokenizer tok.mds -o m.mds train.mds
 echo '{"model": {"layerz": 2}}' >bad5.json
-expect 2 "layerz" mds-train --config bad5.json --tokenizer tok.mds -o m.mds train.mds
+expect 2 'bad5.json: model: unknown key "layerz" (did you mean "layers"?); valid keys: vocab_size, embed_dim' mds-train --config bad5.json --tokenizer tok.mds -o m.mds train.mds
 expect 2 "with --set: train.steps: expected an integer >= 1, found \"ten\"" \
   mds-train "${common[@]}" -o m.mds --set train.steps=ten train.mds
 # A length limit that leaves no room for any source token (it used to train on empty sources).
-expect 2 "model config: field 'max_src_len' must be >= 1 (sources are cut to it; 0 leaves no room for any source token), got 0" \
+expect 2 "with --set: model.max_src_len: expected an integer >= 1 (sources are cut to it; 0 leaves no room for any source token), found 0" \
   mds-train "${common[@]}" -o m.mds --set model.max_src_len=0 train.mds
 expect 2 "--config missing.json: no such file" mds-train --config missing.json --tokenizer tok.mds -o m.mds train.mds
 [ ! -e m.mds ] || fail "a failed run wrote a checkpoint"
