@@ -2,18 +2,11 @@
 // CUDA Backend: the logits block comes from an fp32 cuBLAS GEMM; these turn it
 // into nll / gradient rows (one warp per row) or arg-max token ids.
 #include "kernels/backend_ops.h"
+#include "kernels/common.cuh"
 
 namespace mds::cuda::bk {
 namespace {
 constexpr int kWarps = 8;
-__device__ inline float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ inline float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
 // Adds the bias and returns the row's log-sum-exp (all lanes).
 __device__ float bias_lse(float* l, const float* bias, int64_t V, int lane) {
   float mx = -INFINITY;

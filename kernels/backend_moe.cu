@@ -4,15 +4,13 @@
 #include <algorithm>
 
 #include "kernels/backend_ops.h"
+#include "kernels/common.cuh"
 
 namespace mds::cuda::bk {
 namespace {
-constexpr int kThreads = 256;
-unsigned grid_for(int64_t n) { return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>((n + kThreads - 1) / kThreads, 1 << 20))); }
-#define GRID_STRIDE(i, n) for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
 __global__ void topk_fwd_k(const float* probs, int64_t N, int E, int k, bool renorm, int32_t* idx, float* gates) {
-  GRID_STRIDE(n, N) {
+  MDS_GRID_STRIDE(n, N) {
     const float* row = probs + n * E;
     int32_t* ir = idx + n * k;
     float sum = 0.f;
@@ -31,7 +29,7 @@ __global__ void topk_fwd_k(const float* probs, int64_t N, int E, int k, bool ren
 }
 __global__ void topk_bwd_k(const float* probs, const int32_t* idx, int64_t N, int E, int k, bool renorm,
                            const float* dg, float* dp) {
-  GRID_STRIDE(n, N) {
+  MDS_GRID_STRIDE(n, N) {
     const int32_t* ir = idx + n * k;
     if (!renorm) {
       for (int c = 0; c < k; ++c) dp[n * E + ir[c]] += dg[n * k + c];
@@ -44,11 +42,11 @@ __global__ void topk_bwd_k(const float* probs, const int32_t* idx, int64_t N, in
   }
 }
 __global__ void slot_of_k(const int32_t* sc, int64_t slots, int32_t* slot_of) {
-  GRID_STRIDE(s, slots) slot_of[sc[s]] = static_cast<int32_t>(s);
+  MDS_GRID_STRIDE(s, slots) slot_of[sc[s]] = static_cast<int32_t>(s);
 }
 __global__ void combine_fwd_k(const float* yp, const float* gates, const int32_t* slot_of, int64_t N, int k, int64_t C,
                               float* out) {
-  GRID_STRIDE(i, N * C) {
+  MDS_GRID_STRIDE(i, N * C) {
     const int64_t n = i / C, j = i % C;
     float o = 0.f;
     for (int c = 0; c < k; ++c) {
@@ -242,7 +240,7 @@ __global__ void router_final_k(const double* partial, int blocks, int E, double*
 }
 __global__ void aux_bwd_k(const float* logits, const float* probs, const uint8_t* valid, int64_t N, int E,
                           const float* frac_scaled, double z_scale, float* dl, float* dp) {
-  GRID_STRIDE(n, N) {
+  MDS_GRID_STRIDE(n, N) {
     if (valid && !valid[n]) continue;
     if (dp && frac_scaled)
       for (int e = 0; e < E; ++e) dp[n * E + e] += frac_scaled[e];
@@ -259,27 +257,22 @@ __global__ void aux_bwd_k(const float* logits, const float* probs, const uint8_t
 }
 }  // namespace
 
-#define LAUNCH(kernel, n, ...)                                                   \
-  do {                                                                           \
-    if ((n) > 0) kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(__VA_ARGS__); \
-    MDS_CUDA_CHECK_LAUNCH(#kernel);                                              \
-  } while (0)
 
 void topk_gates_forward(Context& ctx, const float* probs, int64_t N, int E, int k, bool renorm, int32_t* idx,
                         float* gates) {
-  LAUNCH(topk_fwd_k, N, probs, N, E, k, renorm, idx, gates);
+  MDS_LAUNCH_GRID_STRIDE(topk_fwd_k, N, probs, N, E, k, renorm, idx, gates);
 }
 void topk_gates_backward(Context& ctx, const float* probs, const int32_t* idx, int64_t N, int E, int k, bool renorm,
                          const float* dgates, float* dprobs) {
-  LAUNCH(topk_bwd_k, N, probs, idx, N, E, k, renorm, dgates, dprobs);
+  MDS_LAUNCH_GRID_STRIDE(topk_bwd_k, N, probs, idx, N, E, k, renorm, dgates, dprobs);
 }
 void slot_of_choice(Context& ctx, const int32_t* slot_choice, int64_t slots, int32_t* slot_of, int64_t nk) {
   fill_i32(ctx, slot_of, -1, nk);
-  LAUNCH(slot_of_k, slots, slot_choice, slots, slot_of);
+  MDS_LAUNCH_GRID_STRIDE(slot_of_k, slots, slot_choice, slots, slot_of);
 }
 void moe_combine_forward(Context& ctx, const float* yp, const float* gates, const int32_t* slot_of, int64_t N, int k,
                          int64_t C, float* out) {
-  LAUNCH(combine_fwd_k, N * C, yp, gates, slot_of, N, k, C, out);
+  MDS_LAUNCH_GRID_STRIDE(combine_fwd_k, N * C, yp, gates, slot_of, N, k, C, out);
 }
 void moe_combine_backward(Context& ctx, const float* yp, const float* gates, const int32_t* slot_token,
                           const int32_t* slot_choice, int64_t slots, int64_t C, const float* dout, float* dyp,
@@ -313,7 +306,7 @@ void router_sums(Context& ctx, const float* logits, const float* probs, const ui
 }
 void router_aux_backward(Context& ctx, const float* logits, const float* probs, const uint8_t* valid, int64_t N, int E,
                          const float* frac_scaled, double z_scale, float* dlogits, float* dprobs) {
-  LAUNCH(aux_bwd_k, N, logits, probs, valid, N, E, frac_scaled, z_scale, dlogits, dprobs);
+  MDS_LAUNCH_GRID_STRIDE(aux_bwd_k, N, logits, probs, valid, N, E, frac_scaled, z_scale, dlogits, dprobs);
 }
 
 }  // namespace mds::cuda::bk

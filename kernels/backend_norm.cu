@@ -1,20 +1,13 @@
 // Row-wise fp32 kernels of the CUDA Backend: layer norm, softmax and the
 // per-row squared difference (one warp per row, fp32 sums).
 #include "kernels/backend_ops.h"
+#include "kernels/common.cuh"
 #include "kernels/column_reduce.cuh"
 
 namespace mds::cuda::bk {
 namespace {
 constexpr int kWarps = 8;
 unsigned row_grid(int64_t rows) { return static_cast<unsigned>((rows + kWarps - 1) / kWarps); }
-__device__ inline float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ inline float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
 #define ROW_OF_WARP                                                \
   const int64_t r = blockIdx.x * int64_t(kWarps) + threadIdx.x / 32; \
   const int lane = threadIdx.x % 32;                               \

@@ -4,20 +4,18 @@
 #include <algorithm>
 
 #include "kernels/backend_ops.h"
+#include "kernels/common.cuh"
 #include "kernels/column_reduce.cuh"
 
 namespace mds::cuda::bk {
 namespace {
-constexpr int kThreads = 256;
-unsigned grid_for(int64_t n) { return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>((n + kThreads - 1) / kThreads, 1 << 20))); }
-#define GRID_STRIDE(i, n) for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
 
 __global__ void gather_k(const float* x, const int32_t* idx, float* out, int64_t S, int64_t C) {
-  GRID_STRIDE(i, S * C) out[i] = x[int64_t(idx[i / C]) * C + i % C];
+  MDS_GRID_STRIDE(i, S * C) out[i] = x[int64_t(idx[i / C]) * C + i % C];
 }
 // Float atomics: the order of additions into one row may vary between runs.
 __global__ void scatter_k(const float* d, const int32_t* idx, float* dx, int64_t S, int64_t C) {
-  GRID_STRIDE(i, S * C) atomicAdd(dx + int64_t(idx[i / C]) * C + i % C, d[i]);
+  MDS_GRID_STRIDE(i, S * C) atomicAdd(dx + int64_t(idx[i / C]) * C + i % C, d[i]);
 }
 // The first fault wins; later ones leave the record alone.
 __device__ void record_fault(int64_t* fault, int code, int64_t pos, int64_t value, int64_t bound) {
@@ -25,27 +23,27 @@ __device__ void record_fault(int64_t* fault, int code, int64_t pos, int64_t valu
     fault[1] = pos, fault[2] = value, fault[3] = bound;
 }
 __global__ void check_index_k(const int32_t* idx, int64_t n, int64_t bound, int code, int64_t* fault) {
-  GRID_STRIDE(i, n) {
+  MDS_GRID_STRIDE(i, n) {
     const int32_t v = idx[i];
     if (v < 0 || v >= bound) record_fault(fault, code, i, v, bound);
   }
 }
 __global__ void check_targets_k(const int32_t* tgt, const float* w, int64_t n, int64_t vocab, int code,
                                 int64_t* fault) {
-  GRID_STRIDE(i, n) {
+  MDS_GRID_STRIDE(i, n) {
     const int32_t v = tgt[i];
     if (w[i] != 0.f && (v < 0 || v >= vocab)) record_fault(fault, code, i, v, vocab);
   }
 }
 __global__ void pos_time_fwd_k(const float* x, const float* pos, const float* temb, int L, int64_t H, float* out,
                                int64_t n) {
-  GRID_STRIDE(i, n) {
+  MDS_GRID_STRIDE(i, n) {
     const int64_t r = i / H, c = i % H, b = r / L, l = r % L;
     out[i] = x[i] + pos[l * H + c] + temb[b * H + c];
   }
 }
 __global__ void dpos_k(const float* d, int B, int L, int64_t H, float* dpos) {
-  GRID_STRIDE(i, int64_t(L) * H) {
+  MDS_GRID_STRIDE(i, int64_t(L) * H) {
     float s = 0.f;
     for (int b = 0; b < B; ++b) s += d[int64_t(b) * L * H + i];
     dpos[i] += s;
@@ -59,7 +57,7 @@ struct RowTerm {
 };
 __global__ void combine_fwd_k(const float* x, const float* ax, const float* m, const float* am, const float* e,
                               const float* ae, float* out, int64_t R, int64_t C) {
-  GRID_STRIDE(i, R * C) {
+  MDS_GRID_STRIDE(i, R * C) {
     const int64_t r = i / C;
     float v = ax[r] * x[i];
     if (m) v += am[r] * m[i % C];
@@ -69,7 +67,7 @@ __global__ void combine_fwd_k(const float* x, const float* ax, const float* m, c
 }
 __global__ void combine_bwd_k(const float* d, const float* ax, const float* ae, float* dx, float* de, int64_t R,
                               int64_t C) {
-  GRID_STRIDE(i, R * C) {
+  MDS_GRID_STRIDE(i, R * C) {
     const int64_t r = i / C;
     if (dx) dx[i] += ax[r] * d[i];
     if (de) de[i] += ae[r] * d[i];
@@ -82,32 +80,27 @@ struct WeightedRowTerm {
 };
 }  // namespace
 
-#define LAUNCH(kernel, n, ...)                                                   \
-  do {                                                                           \
-    if ((n) > 0) kernel<<<grid_for(n), kThreads, 0, ctx.stream()>>>(__VA_ARGS__); \
-    MDS_CUDA_CHECK_LAUNCH(#kernel);                                              \
-  } while (0)
 
 void check_index_range(Context& ctx, const int32_t* idx, int64_t n, int64_t bound, int code, int64_t* fault) {
-  LAUNCH(check_index_k, n, idx, n, bound, code, fault);
+  MDS_LAUNCH_GRID_STRIDE(check_index_k, n, idx, n, bound, code, fault);
 }
 void check_targets(Context& ctx, const int32_t* tgt, const float* w, int64_t n, int64_t vocab, int code,
                    int64_t* fault) {
-  LAUNCH(check_targets_k, n, tgt, w, n, vocab, code, fault);
+  MDS_LAUNCH_GRID_STRIDE(check_targets_k, n, tgt, w, n, vocab, code, fault);
 }
 void gather_rows(Context& ctx, const float* x, const int32_t* idx, float* out, int64_t S, int64_t C) {
-  LAUNCH(gather_k, S * C, x, idx, out, S, C);
+  MDS_LAUNCH_GRID_STRIDE(gather_k, S * C, x, idx, out, S, C);
 }
 void scatter_add_rows(Context& ctx, const float* dout, const int32_t* idx, float* dx, int64_t S, int64_t C) {
-  LAUNCH(scatter_k, S * C, dout, idx, dx, S, C);
+  MDS_LAUNCH_GRID_STRIDE(scatter_k, S * C, dout, idx, dx, S, C);
 }
 void add_position_time_forward(Context& ctx, const float* x, const float* pos, const float* temb, int B, int L,
                                int64_t H, float* out) {
   const int64_t n = int64_t(B) * L * H;
-  LAUNCH(pos_time_fwd_k, n, x, pos, temb, L, H, out, n);
+  MDS_LAUNCH_GRID_STRIDE(pos_time_fwd_k, n, x, pos, temb, L, H, out, n);
 }
 void add_position_time_backward(Context& ctx, const float* dout, int B, int L, int64_t H, float* dpos, float* dtemb) {
-  if (dpos) LAUNCH(dpos_k, int64_t(L) * H, dout, B, L, H, dpos);
+  if (dpos) MDS_LAUNCH_GRID_STRIDE(dpos_k, int64_t(L) * H, dout, B, L, H, dpos);
   if (dtemb)
     for (int b = 0; b < B; ++b)
       colred::column_reduce<1>(ctx, RowTerm{dout + int64_t(b) * L * H, H}, L, H, colred::Outputs<1>{{dtemb + b * H}},
@@ -115,11 +108,11 @@ void add_position_time_backward(Context& ctx, const float* dout, int B, int L, i
 }
 void row_combine_forward(Context& ctx, const float* x, const float* ax, const float* m, const float* am,
                          const float* e, const float* ae, float* out, int64_t R, int64_t C) {
-  LAUNCH(combine_fwd_k, R * C, x, ax, m, am, e, ae, out, R, C);
+  MDS_LAUNCH_GRID_STRIDE(combine_fwd_k, R * C, x, ax, m, am, e, ae, out, R, C);
 }
 void row_combine_backward(Context& ctx, const float* dout, const float* ax, const float* am, const float* ae,
                           float* dx, float* dm, float* de, int64_t R, int64_t C) {
-  if (dx || de) LAUNCH(combine_bwd_k, R * C, dout, ax, ae, dx, de, R, C);
+  if (dx || de) MDS_LAUNCH_GRID_STRIDE(combine_bwd_k, R * C, dout, ax, ae, dx, de, R, C);
   if (dm) colred::column_reduce<1>(ctx, WeightedRowTerm{dout, am, C}, R, C, colred::Outputs<1>{{dm}}, "combine_dm");
 }
 

@@ -63,6 +63,23 @@ __device__ __forceinline__ float gelu_grad_f(float x) {
   return cdf + x * pdf;
 }
 
+// Elementwise kernels loop over their n elements with a grid stride, so the
+// grid is only a performance choice and the result never depends on it:
+// 256 threads, at most 2^20 blocks.
+constexpr int kGridStrideThreads = 256;
+inline unsigned grid_stride_blocks(int64_t n) {
+  const int64_t blocks = (n + kGridStrideThreads - 1) / kGridStrideThreads;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > (1 << 20) ? (1 << 20) : blocks));
+}
+#define MDS_GRID_STRIDE(i, n) \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+// Launches a grid-stride kernel over n elements on ctx's stream (nothing for n = 0).
+#define MDS_LAUNCH_GRID_STRIDE(kernel, n, ...)                                                            \
+  do {                                                                                                    \
+    if ((n) > 0) kernel<<<grid_stride_blocks(n), kGridStrideThreads, 0, ctx.stream()>>>(__VA_ARGS__); \
+    MDS_CUDA_CHECK_LAUNCH(#kernel);                                                                       \
+  } while (0)
+
 // 8 bf16 values moved as one 16-byte word.
 struct alignas(16) Bf16x8 {
   bf16 v[8];
