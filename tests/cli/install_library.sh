@@ -28,9 +28,18 @@ done
 head -n 20 "$MDS_SOURCE_DIR/examples/data/qqp_small.test.jsonl" | sed 's/"src"/"hyp"/' >pred.jsonl
 mds-eval rouge --no-bootstrap <pred.jsonl >eval.json
 
+# A libmds built with the sanitizers (MDS_SANITIZE=ON, scripts/test-sanitize.sh)
+# needs their runtimes in the program that links it: the example is then built
+# by the same compiler with the same -fsanitize flags.
+cxx=c++ san=()
+if grep -q '^MDS_SANITIZE:BOOL=ON' "$MDS_BINARY_DIR/CMakeCache.txt"; then
+  cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$MDS_BINARY_DIR/CMakeCache.txt")
+  san=(-fsanitize=address,undefined)
+fi
+
 # find_package(mds)
 cmake -S "$MDS_SOURCE_DIR/examples/score-rouge" -B ex -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
-  >ex.log 2>&1 || fail "configuring the example failed: $(tail -n 20 ex.log)"
+  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_EXE_LINKER_FLAGS="${san[*]}" >ex.log 2>&1 || fail "configuring the example failed: $(tail -n 20 ex.log)"
 cmake --build ex >>ex.log 2>&1 || fail "building the example failed: $(tail -n 30 ex.log)"
 run ex/score-rouge pred.jsonl
 expect_rc 0
@@ -43,7 +52,7 @@ pkg-config --exists mds || fail "pkg-config does not find mds: $(pkg-config --pr
 [[ $(pkg-config --modversion mds) == "$(mds-eval --version | head -n 1 | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n 1)" ]] ||
   fail "mds.pc version $(pkg-config --modversion mds) is not the tools' version"
 # shellcheck disable=SC2046
-c++ -O1 -o score-rouge-pc "$MDS_SOURCE_DIR/examples/score-rouge/score_rouge.cpp" $(pkg-config --cflags --libs mds) \
+"$cxx" -O1 "${san[@]}" -o score-rouge-pc "$MDS_SOURCE_DIR/examples/score-rouge/score_rouge.cpp" $(pkg-config --cflags --libs mds) \
   2>pc.log || fail "building with pkg-config failed: $(tail -n 20 pc.log)"
 LD_LIBRARY_PATH=$libdir ./score-rouge-pc pred.jsonl >pc.json || fail "the pkg-config build failed to run"
 cmp -s cmake.json pc.json || fail "the two builds differ: $(cat cmake.json) vs $(cat pc.json)"
