@@ -8,11 +8,13 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "cli_common.h"
+#include "dist/local_launcher.h"
 #include "train/default_binding.h"
 #include "train/session.h"
 
@@ -84,6 +86,18 @@ int main(int argc, char** argv) {
   mds::cli::add_threads_option(&app, opt.threads);
   mds::cli::add_device_option(&app, opt.device);
   app.add_flag("--print-config", opt.print_config, "print the effective config (defaults filled in) and exit");
+  int gpus = 1, zero = 0;
+  app.add_option("--gpus", gpus,
+                 "train on N GPUs of this host, one process each (data parallel; under mpirun or srun, leave it out)")
+      ->transform(mds::cli::integer_at_least<int>(1))
+      ->default_val(1);
+  app.add_option("--zero", zero, "1 = shard the AdamW moments across the ranks (ZeRO stage 1); 0 = replicate them")
+      ->check(CLI::IsMember({0, 1}))
+      ->default_val(0);
+  app.add_option("--dist-timeout", opt.dist_timeout_s,
+                 "seconds a rank waits for the others (rendezvous, each collective) before it stops with an error")
+      ->check(mds::cli::positive_number())
+      ->default_val(600);
 
   return mds::cli::run(app, argc, argv, [&] {
     opt.overrides = sets;
@@ -99,7 +113,24 @@ int main(int argc, char** argv) {
         opt.data.empty() || std::find(opt.data.begin(), opt.data.end(), "-") != opt.data.end();
     if (reads_stdin && !opt.print_config && isatty(fileno(stdin)))
       mds::throw_usage("no training shards given and stdin is a terminal; name shard files or pipe one in");
+    opt.zero1 = zero == 1;
     install_stop_handlers();
+    const bool as_rank = mds::dist::started_as_rank();
+    if (gpus > 1 && as_rank && std::getenv(mds::dist::kLocalLaunchVariable) == nullptr)
+      mds::throw_usage("--gpus {}: this process is already one rank of a job (RANK/WORLD_SIZE, mpirun or srun set); "
+                       "leave --gpus out and let the launcher start one process per GPU",
+                       gpus);
+    if (gpus > 1 && !as_rank) {
+      // The launcher: one rank per GPU, each running these same arguments.
+      if (opt.print_config) mds::throw_usage("--print-config prints without training: leave --gpus out");
+      const std::vector<std::string> args(argv + 1, argv + argc);
+      const mds::dist::LocalLaunchResult r =
+          mds::dist::run_local_ranks("/proc/self/exe", args, gpus, &g_stop_signal, 30.0, stderr);
+      if (r.failed_rank >= 0)
+        std::fprintf(stderr, "mds-train: rank %d of %d failed (status %d); its message is above\n", r.failed_rank,
+                     gpus, r.exit_status);
+      return r.exit_status;
+    }
     const auto binding = mds::train::default_model_binding();
     const mds::train::SessionResult r =
         mds::train::run_session(opt, *binding, &g_stop_signal, stdout, stderr, isatty(fileno(stderr)) != 0);

@@ -96,6 +96,8 @@ class CudaBackend final : public Backend {
 
   std::string name() const override { return precision_ == CudaPrecision::bf16 ? "cuda" : "cuda-f32"; }
   int real_bytes() const override { return 4; }
+  cudaStream_t stream() const { return ctx_.stream(); }
+  int device() const { return ctx_.device(); }
   MemoryStats memory_stats() const override {
     const auto pool = ctx_.shared_pool();
     MemoryStats m;
@@ -957,6 +959,12 @@ void CudaBackend::round_argmax(const Tensor& x, const Tensor& E, const Tensor& b
 }  // namespace
 
 bool cuda_device_available() { return cuda::device_available(nullptr); }
+
+CudaQueue cuda_backend_queue(Backend& backend) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  if (!cuda) return {};
+  return {cuda->stream(), cuda->device()};
+}
 
 std::unique_ptr<Backend> make_cuda_backend(int device, CudaPrecision precision) {
   std::string why;

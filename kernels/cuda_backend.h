@@ -17,6 +17,15 @@ enum class CudaPrecision { bf16, f32 };
 bool cuda_device_available();
 
 // Throws mds::Error (runtime) "no CUDA device found: ..." when no GPU is usable.
+// The stream and device of a CUDA backend, for work that must be ordered
+// with its operations (the NCCL communicator); {nullptr, -1} for any other
+// backend. The stream is a cudaStream_t.
+struct CudaQueue {
+  void* stream = nullptr;
+  int device = -1;
+};
+CudaQueue cuda_backend_queue(Backend& backend);
+
 std::unique_ptr<Backend> make_cuda_backend(int device = 0, CudaPrecision precision = CudaPrecision::bf16);
 
 }  // namespace mds

@@ -46,6 +46,14 @@ class Tensor {
     if (t.numel_ != numel_) throw std::invalid_argument("Tensor::reshaped: element count changes");
     return t;
   }
+  // `shape` elements starting `byte_offset` bytes into this tensor's storage,
+  // sharing its ownership: a parameter inside a flat arena (lib/model/params.h).
+  // The caller keeps the view inside the storage (element sizes of `real`
+  // belong to the backend, so the Tensor cannot check the end).
+  Tensor view(int64_t byte_offset, std::vector<int64_t> shape, ElemType type) const {
+    if (byte_offset < 0) throw std::invalid_argument("Tensor::view: negative offset");
+    return Tensor(owner_, static_cast<char*>(data_) + byte_offset, std::move(shape), type);
+  }
   // The first n elements as a 1-D tensor on the same storage (a backend that
   // allocates for an upper bound hands out the used part).
   Tensor prefix(int64_t n) const {

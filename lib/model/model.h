@@ -40,6 +40,11 @@ class DiffusionModel final : public TrainableModel {
   void load_state(const Container& in) override;
   int64_t parameter_count() const override { return params_.count(); }
   std::string backend_name() const override { return be_->name(); }
+  void distribute(dist::Communicator& comm, bool zero1) override;
+  void begin_last_micro_batch() override;
+  void finish_gradient_reduction() override;
+  Backend* compute_backend() override { return be_.get(); }
+  ~DiffusionModel() override;
 
   // ---- inference (samplers) -----------------------------------------------
   // x0_hat [B*L, d] from x_t [B*L, d] at integer timesteps (one per example),
@@ -78,6 +83,37 @@ class DiffusionModel final : public TrainableModel {
   LossTerms run(const Batch& batch, const std::vector<int32_t>& timesteps, const std::vector<double>& weights,
                 uint64_t noise_seed, double grad_scale, bool backward);
 
+  // Data parallelism (model_parallel.cpp); null on a single rank.
+  struct Parallel {
+    dist::Communicator* comm = nullptr;
+    bool zero1 = false;
+    // Flat element ranges in the order the backward pass finalises them: the
+    // layers from the last to the first, then everything else.
+    std::vector<std::pair<int64_t, int64_t>> buckets;
+    size_t next_bucket = 0;
+    bool armed = false;  // this backward is the rank's last of the update
+    int64_t shard_begin = 0, shard_size = 0;
+    Tensor adam_m, adam_v;  // ZeRO-1: this rank's shard of the moments
+  };
+
+  // The parameters' parts inside this rank's ZeRO-1 shard.
+  struct ShardPiece {
+    int param = 0;
+    int64_t begin = 0, size = 0;  // flat elements [begin, begin + size)
+  };
+  std::vector<ShardPiece> shard_pieces() const;
+  bool sharded() const;  // ZeRO-1 is on
+  double sharded_grad_norm(bool* all_finite);
+  void sharded_scale_grad(double factor);
+  void sharded_optimizer_step(const AdamWParams& a);
+  void on_layer_done(int layer);
+  void issue_bucket();
+  // ZeRO-1 checkpoints: the full moments gathered from every rank (flat
+  // arenas), and the upload of one parameter's part of this rank's shard.
+  std::pair<Tensor, Tensor> gathered_moments() const;
+  void upload_moment_shard(int param, const std::vector<float>& host_m, const std::vector<float>& host_v);
+  void clear_moment_shards();
+
   ModelConfig config_;
   std::shared_ptr<Backend> be_;
   NoiseSchedule schedule_;
@@ -85,6 +121,7 @@ class DiffusionModel final : public TrainableModel {
   NetworkIds ids_;
   Network net_;
   int64_t step_ = 0;
+  std::unique_ptr<Parallel> par_;
 };
 
 // Builds a model on `backend` (vocab_size must be set in the config).

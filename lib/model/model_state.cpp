@@ -5,6 +5,7 @@
 // lib/train/export.h), widened exactly to f32 for the backend.
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 #include "core/bf16.h"
 #include "core/error.h"
@@ -13,10 +14,12 @@
 namespace mds {
 
 void DiffusionModel::zero_grad() {
+  if (params_.flat()) return be_->fill(params_.flat_grads(), 0.0);
   for (auto& p : params_.all()) be_->fill(p.grad, 0.0);
 }
 
 double DiffusionModel::grad_norm(bool* all_finite) {
+  if (sharded()) return sharded_grad_norm(all_finite);
   std::vector<const Tensor*> grads;
   for (auto& p : params_.all()) grads.push_back(&p.grad);
   const double s = be_->sum_squares_total(grads);
@@ -25,11 +28,11 @@ double DiffusionModel::grad_norm(bool* all_finite) {
 }
 
 void DiffusionModel::scale_grad(double factor) {
+  if (sharded()) return sharded_scale_grad(factor);
   for (auto& p : params_.all()) be_->scale(p.grad, factor);
 }
 
 void DiffusionModel::optimizer_step(const OptimizerSettings& opt) {
-  params_.ensure_adam();
   ++step_;
   AdamWParams a;
   a.lr = opt.lr;
@@ -38,6 +41,8 @@ void DiffusionModel::optimizer_step(const OptimizerSettings& opt) {
   a.eps = opt.eps;
   a.weight_decay = opt.weight_decay;
   a.step = step_;
+  if (sharded()) return sharded_optimizer_step(a);
+  params_.ensure_adam();
   for (auto& p : params_.all()) be_->adamw_step(p.value, p.grad, p.adam_m, p.adam_v, a);
 }
 
@@ -51,11 +56,21 @@ void DiffusionModel::save_state(Container& out) const {
     if (t.defined()) be_->download(t, h.data());
     out.sections.push_back(Section::from<float>(prefix + p.name, h, p.shape));
   };
-  for (const auto& p : params_.all()) {
+  // ZeRO-1: every rank takes part in gathering the moments; the sections are
+  // the same as a single rank's, in the same order.
+  Tensor full_m, full_v;
+  if (sharded()) std::tie(full_m, full_v) = gathered_moments();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Param& p = params_.at(int(i));
     put("param/", p, p.value);
     put("ema/", p, p.ema);
-    put("adam_m/", p, p.adam_m);
-    put("adam_v/", p, p.adam_v);
+    if (sharded()) {
+      put("adam_m/", p, params_.flat_range(full_m, params_.flat_offset(int(i)), p.value.numel()));
+      put("adam_v/", p, params_.flat_range(full_v, params_.flat_offset(int(i)), p.value.numel()));
+    } else {
+      put("adam_m/", p, p.adam_m);
+      put("adam_v/", p, p.adam_v);
+    }
   }
   out.meta["model_state"] = {{"optimizer_step", step_}, {"parameter_count", params_.count()},
                              {"backend", be_->name()}};
@@ -68,7 +83,8 @@ void DiffusionModel::load_state(const Container& in) {
       if (s.name == name) return &s;
     return nullptr;
   };
-  auto load = [&](const std::string& name, const Param& p, Tensor& dst) -> bool {
+  // Section `name` into h (f32), validated; false when absent.
+  auto read = [&](const std::string& name, const Param& p, std::vector<float>& h) -> bool {
     const Section* s = find(name);
     if (!s) return false;
     if (s->dtype != DType::f32 && s->dtype != DType::bf16)
@@ -76,7 +92,7 @@ void DiffusionModel::load_state(const Container& in) {
     if (s->shape != p.shape)
       throw_bad_input("{}: section '{}' has shape {}, the model expects {}", src, name, shape_string(s->shape),
                       shape_string(p.shape));
-    std::vector<float> h(size_t(p.value.numel()));
+    h.assign(size_t(p.value.numel()), 0.0f);
     if (s->data.size() != h.size() * dtype_size(s->dtype))
       throw_bad_input("{}: section '{}' holds {} bytes, expected {} for shape {}", src, name, s->data.size(),
                       h.size() * dtype_size(s->dtype), shape_string(p.shape));
@@ -95,6 +111,11 @@ void DiffusionModel::load_state(const Container& in) {
       if (!std::isfinite(h[i]))
         throw_bad_input("{}: section '{}' holds {} at element {}: the checkpoint is damaged", src, name,
                         std::isnan(h[i]) ? "NaN" : "an infinity", i);
+    return true;
+  };
+  std::vector<float> h, hv;
+  auto load = [&](const std::string& name, const Param& p, Tensor& dst) -> bool {
+    if (!read(name, p, h)) return false;
     if (!dst.defined()) dst = be_->alloc(p.shape);
     be_->upload(dst, h.data());
     return true;
@@ -103,7 +124,9 @@ void DiffusionModel::load_state(const Container& in) {
   // as "param/": they are both the weights and their EMA.
   const bool ema_export = in.meta.contains("export") && in.meta["export"].is_object() &&
                           in.meta["export"].value("weights", std::string()) == "ema";
-  for (auto& p : params_.all()) {
+  if (sharded()) clear_moment_shards();
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Param& p = params_.at(int(i));
     if (ema_export && (find("ema/" + p.name) || find("adam_m/" + p.name)))
       throw_bad_input("{}: a sampling checkpoint (meta \"export\") must hold only 'param/' weights, found training "
                       "state for '{}'", src, p.name);
@@ -117,7 +140,15 @@ void DiffusionModel::load_state(const Container& in) {
                         src, p.name);
       be_->copy(p.value, p.ema);
     }
-    const bool m = load("adam_m/" + p.name, p, p.adam_m), v = load("adam_v/" + p.name, p, p.adam_v);
+    bool m, v;
+    if (sharded()) {
+      m = read("adam_m/" + p.name, p, h);
+      v = read("adam_v/" + p.name, p, hv);
+      if (m && v) upload_moment_shard(int(i), h, hv);
+    } else {
+      m = load("adam_m/" + p.name, p, p.adam_m);
+      v = load("adam_v/" + p.name, p, p.adam_v);
+    }
     if (m != v) throw_bad_input("{}: '{}' has only one of its two AdamW moments", src, p.name);
     be_->fill(p.grad, 0.0);
   }

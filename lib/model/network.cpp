@@ -53,6 +53,7 @@ Tensor Network::backward(ParamStore& p, const StepInputs& in, NetworkCache& k, c
     const LayerIds& l = ids_.layers[i];
     dh = ffn_backward(p, l, in, k.ffn[i], dh, aux_scale);
     dh = attention_backward(p, l, in, k.attn[i], dh);
+    if (layer_done_) layer_done_(i);
   }
   Tensor dln = dropout_grad(dh, k.drop_mask);
   Tensor dsum = be_.alloc({N, H});

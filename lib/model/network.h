@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "backend/backend.h"
@@ -87,6 +88,10 @@ class Network {
   // Accumulates parameter gradients (MoE auxiliary losses weighted by their
   // config weights times aux_scale) and returns d x_t.
   Tensor backward(ParamStore& p, const StepInputs& in, NetworkCache& cache, const Tensor& dout, double aux_scale);
+  // Called by backward right after layer i's parameter gradients are final
+  // (layers count down), so data parallelism can start reducing them while
+  // the layers below are differentiated; empty = none.
+  void set_layer_done_hook(std::function<void(int layer)> hook) { layer_done_ = std::move(hook); }
 
  private:
   Tensor dropout(const Tensor& x, const StepInputs& in, uint64_t site, Tensor* mask);
@@ -108,6 +113,7 @@ class Network {
   Backend& be_;
   const ModelConfig& c_;
   const NetworkIds& ids_;
+  std::function<void(int)> layer_done_;
 };
 
 }  // namespace mds

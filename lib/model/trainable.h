@@ -14,6 +14,13 @@
 
 #include "io/container.h"
 
+namespace mds::dist {
+class Communicator;
+}
+namespace mds {
+class Backend;
+}
+
 namespace mds {
 
 // One packed training/sampling batch, built by pack_batch() in lib/model.
@@ -83,6 +90,24 @@ class TrainableModel {
   virtual void load_state(const Container& in) = 0;
   virtual int64_t parameter_count() const = 0;
   virtual std::string backend_name() const = 0;
+
+  // ---- data parallelism (docs/distributed.md) ---------------------------------
+  // Makes this model one replica of a data-parallel group: after
+  // finish_gradient_reduction() every rank holds the sum of all ranks'
+  // gradients (grad_norm, scale_grad and optimizer_step then act on it); with
+  // zero1 the AdamW moments are sharded across the ranks (ZeRO stage 1) and
+  // save_state/load_state gather and scatter them, so checkpoints are the same
+  // whatever the number of ranks. Called once, before load_state. Every rank
+  // must then make the same sequence of these calls.
+  virtual void distribute(dist::Communicator& comm, bool zero1);
+  // The next forward_backward is this rank's last of the update: its backward
+  // starts reducing gradients as it finishes each layer.
+  virtual void begin_last_micro_batch() {}
+  // Completes the reduction of this update's gradients across the ranks.
+  virtual void finish_gradient_reduction() {}
+  // The backend the model computes on, for a communicator that must order
+  // its work with the model's (nullptr when the model has none).
+  virtual Backend* compute_backend() { return nullptr; }
 };
 
 }  // namespace mds

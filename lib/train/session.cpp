@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "dist/launch.h"
 #include "runtime/factory.h"
 #include "core/error.h"
 #include "io/file_lock.h"
@@ -75,6 +76,9 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
                           bool messages_is_terminal) {
   SessionResult result;
   const bool resuming = !opt.resume.empty();
+  // This process's place in a data-parallel job (one process by default).
+  const dist::LaunchEnv launch = dist::read_launch_env();
+  const bool rank0 = launch.rank == 0;
   if (!resuming && opt.config_path.empty()) throw_usage("--config is required (unless --resume is given)");
   if (!resuming && opt.tokenizer_path.empty()) throw_usage("--tokenizer is required (unless --resume is given)");
   if (opt.out.empty() && !opt.print_config) throw_usage("--out is required: where to write the checkpoint");
@@ -83,7 +87,7 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
   // that cannot be written (found otherwise only at the first checkpoint),
   // and a second trainer on the same -o.
   std::unique_ptr<OutputLock> out_lock;
-  if (!opt.print_config) {
+  if (!opt.print_config && rank0) {  // only rank 0 writes
     std::vector<NamedPath> inputs;
     if (opt.data.empty()) inputs.push_back({"input", "-"});
     for (const std::string& d : opt.data) inputs.push_back({"input", d});
@@ -168,7 +172,16 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
     result.config_printed = true;
     return result;
   }
-  const std::string device = resolve_device(opt.device);  // "auto" -> cuda or cpu
+  std::string device = resolve_device(opt.device);  // "auto" -> cuda or cpu
+  if (launch.distributed() && device.rfind("cuda", 0) == 0 && device.find(':') == std::string::npos)
+    device += ":" + std::to_string(launch.local_rank);  // one GPU per rank on each host
+  if (launch.distributed() && device.rfind("cuda", 0) != 0)
+    throw_usage("{} ranks were launched ({}) on device {}: multi-process training runs on GPUs with NCCL; on the CPU, "
+                "train in one process (--threads)",
+                launch.world_size, launch.launcher, device);
+  if (opt.zero1 && !launch.distributed())
+    throw_usage("--zero 1 shards the optimizer state across ranks; this is one process (launch several with --gpus N, "
+                "mpirun or srun)");
   binding.check_device(device);
   const ModelShape shape = model->shape();
 
@@ -176,7 +189,9 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
   std::unique_ptr<std::FILE, FileCloser> log_file;
   std::FILE* metrics = messages;
   std::string metrics_name = "<stderr>";
-  if (opt.log == "-") {
+  if (!rank0) {
+    metrics = nullptr;  // the other ranks' results are rank 0's lines
+  } else if (opt.log == "-") {
     metrics = out;
     metrics_name = "<stdout> (--log -)";
   } else if (!opt.log.empty()) {
@@ -185,8 +200,8 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
     metrics = log_file.get();
     metrics_name = opt.log;
   }
-  const bool bar = opt.progress == 1 || (opt.progress == -1 && messages_is_terminal);
-  Reporter reporter(metrics, messages, bar, 100, metrics_name);
+  const bool bar = rank0 && (opt.progress == 1 || (opt.progress == -1 && messages_is_terminal));
+  Reporter reporter(metrics, rank0 ? messages : nullptr, bar, 100, metrics_name);
   if (out_lock && !out_lock->held() && !out_lock->unsupported_reason().empty())
     reporter.warning(fmt::format("-o {}: {}; a second trainer on this -o would not be stopped", opt.out,
                                  out_lock->unsupported_reason()));
@@ -200,6 +215,12 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
 
   const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::unique_ptr<TrainableModel> net = model->make(device, threads, derive_seed(tc.seed, Stream::init));
+  std::unique_ptr<dist::Communicator> comm;
+  if (launch.distributed()) {
+    if (!net->compute_backend()) throw_runtime("the model has no backend to run collectives on");
+    comm = make_process_communicator(*net->compute_backend(), launch, opt.dist_timeout_s);
+    net->distribute(*comm, opt.zero1);
+  }
 
   TrainerSetup setup;
   setup.num_timesteps = shape.num_timesteps;
@@ -212,14 +233,24 @@ SessionResult run_session(const SessionOptions& opt, const ModelBinding& binding
                            {"data", train.name},
                            {"valid", valid ? valid->name : std::string()},
                            {"threads", threads},
-                           {"device", device}};
+                           {"device", device},
+                           {"ranks", launch.world_size},
+                           {"zero", opt.zero1 ? 1 : 0}};
   setup.checkpoint_extras = [&](Container& c) {
     c.meta["config"] = effective;
     c.meta["provenance"] = provenance;
     tok.add_to(c, "tokenizer/");
   };
   setup.stop_flag = stop;
-  setup.reporter = &reporter;
+  setup.reporter = rank0 ? &reporter : nullptr;
+  setup.comm = comm.get();
+  json resume_step;  // null for a fresh run; a checkpoint without trainer state fails in resume() below
+  if (resuming && ck.meta.contains("trainer") && ck.meta["trainer"].is_object())
+    resume_step = ck.meta["trainer"].value("step", json());
+  setup.run_identity = {{"config", effective},
+                        {"tokenizer", tok.hash()},
+                        {"resume", resume_step},
+                        {"zero", opt.zero1}};
 
   Trainer trainer(*net, tc, train, valid.get(), std::move(setup));
   if (resuming) trainer.resume(ck);

@@ -27,6 +27,13 @@ struct SessionOptions {
   int threads = 0;                     // 0 = every hardware thread
   std::string device = "auto";  // auto: cuda when a GPU is usable, else cpu
   bool print_config = false;           // print the effective config and stop
+  // Data parallelism (docs/distributed.md): when the launch environment
+  // (RANK/WORLD_SIZE, mpirun, srun) names several ranks, this process is one
+  // of them: it trains on GPU LOCAL_RANK, rank 0 logs and writes the
+  // checkpoints. zero1 shards the AdamW moments; dist_timeout_s bounds the
+  // rendezvous and every collective.
+  bool zero1 = false;
+  double dist_timeout_s = 600;
 };
 
 struct SessionResult {

@@ -4,10 +4,12 @@
 // the sampler history besides the model state to resume bit-exactly.
 #include "train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
 #include "core/error.h"
+#include "dist/communicator.h"
 #include "train/checkpoint.h"
 #include "train/lr_schedule.h"
 #include "train/rng.h"
@@ -53,6 +55,66 @@ ojson terms_json(const LossTerms& t) {
 }
 
 std::string hex64(uint64_t v) { return fmt::format("{:016x}", v); }
+
+// One micro-batch's (or validation batch's) outcome as the ranks exchange
+// it: merged in index order, every rank sums the same numbers in the same
+// order as one rank would, so metrics and the loss-aware sampler's history
+// do not depend on the number of ranks.
+struct Outcome {
+  int64_t index = 0;
+  bool ok = true;  // finite loss (a failed one carries only its counts)
+  LossTerms terms;
+  std::vector<int32_t> t;
+  int64_t tokens = 0, examples = 0;
+};
+
+json outcome_json(const Outcome& o) {
+  json j = {{"i", o.index}, {"ok", o.ok}, {"tok", o.tokens}, {"ex", o.examples}};
+  if (!o.ok) return j;
+  const LossTerms& x = o.terms;
+  j["v"] = {x.total, x.mse, x.rounding_nll, x.prior, x.absorb_reg, x.moe_balance, x.moe_z, x.moe_drop_fraction};
+  j["pe"] = x.per_example;
+  j["el"] = x.expert_load;
+  j["t"] = o.t;
+  return j;
+}
+
+Outcome outcome_from_json(const json& j) {
+  Outcome o;
+  o.index = j.at("i").get<int64_t>();
+  o.ok = j.at("ok").get<bool>();
+  o.tokens = j.at("tok").get<int64_t>();
+  o.examples = j.at("ex").get<int64_t>();
+  if (!o.ok) return o;
+  const std::vector<double> v = j.at("v").get<std::vector<double>>();
+  LossTerms& x = o.terms;
+  x.total = v.at(0), x.mse = v.at(1), x.rounding_nll = v.at(2), x.prior = v.at(3);
+  x.absorb_reg = v.at(4), x.moe_balance = v.at(5), x.moe_z = v.at(6), x.moe_drop_fraction = v.at(7);
+  x.per_example = j.at("pe").get<std::vector<double>>();
+  x.expert_load = j.at("el").get<std::vector<std::vector<double>>>();
+  o.t = j.at("t").get<std::vector<int32_t>>();
+  return o;
+}
+
+// Every rank's outcomes and failure message, merged in index order; the
+// failure is the lowest rank's, named by rank when there are several ranks.
+std::vector<Outcome> exchange(dist::Communicator* comm, std::vector<Outcome> mine, std::string& failure) {
+  if (!comm) return mine;
+  json j = {{"failure", failure}, {"outcomes", json::array()}};
+  for (const Outcome& o : mine) j["outcomes"].push_back(outcome_json(o));
+  const std::vector<uint8_t> cbor = json::to_cbor(j);
+  const std::vector<std::string> all = comm->all_gather_bytes(std::string(cbor.begin(), cbor.end()));
+  std::vector<Outcome> merged;
+  failure.clear();
+  for (size_t q = 0; q < all.size(); ++q) {
+    const json r = json::from_cbor(all[q].begin(), all[q].end());
+    const std::string f = r.at("failure").get<std::string>();
+    if (failure.empty() && !f.empty()) failure = fmt::format("rank {}: {}", q, f);
+    for (const json& o : r.at("outcomes")) merged.push_back(outcome_from_json(o));
+  }
+  std::sort(merged.begin(), merged.end(), [](const Outcome& a, const Outcome& b) { return a.index < b.index; });
+  return merged;
+}
 
 }  // namespace
 
@@ -110,6 +172,9 @@ static json data_identity(const Dataset& d, const BatchingOptions& o) {
           {"max_trg_len", o.max_trg_len}};
 }
 
+int Trainer::rank() const { return setup_.comm ? setup_.comm->rank() : 0; }
+int Trainer::world() const { return setup_.comm ? setup_.comm->world_size() : 1; }
+
 bool Trainer::train_step() {
   const double t0 = now_seconds();
   model_.zero_grad();
@@ -119,25 +184,42 @@ bool Trainer::train_step() {
   int64_t tokens = 0, examples = 0, done = 0;
   std::string failure;
   const double scale = 1.0 / static_cast<double>(cfg_.grad_accum);
+  // Micro-batch k of the update is rank k % W's; every rank walks the whole
+  // stream so all agree on the data position. After a failure the rank's
+  // remaining micro-batches are drawn but not computed.
+  const int W = world(), R = rank();
+  const int64_t mine = R < cfg_.grad_accum ? (cfg_.grad_accum - R + W - 1) / W : 0;
+  std::vector<Outcome> outcomes;
+  int64_t computed = 0;
   for (int64_t k = 0; k < cfg_.grad_accum; ++k) {
     const std::vector<uint64_t> ids = stream_->next();
-    const Batch batch = setup_.pack(train_, ids);
     const uint64_t key = micro_batches_++;
+    if (k % W != R || !failure.empty()) continue;
+    const Batch batch = setup_.pack(train_, ids);
     Rng rng(derive_seed(cfg_.seed, Stream::timesteps, key));
     sampler_.sample(rng, batch.batch_size, t, w);
-    const LossTerms lt =
-        model_.forward_backward(batch, t, w, derive_seed(cfg_.seed, Stream::noise, key), scale);
-    examples += batch.batch_size;
-    for (int32_t len : batch.lengths) tokens += len;
-    if (!std::isfinite(lt.total)) {
-      failure = fmt::format("the loss of micro-batch {} of {} is {}", k + 1, cfg_.grad_accum, lt.total);
-      break;
-    }
-    add_terms(sum, lt, 1.0);
+    if (++computed == mine) model_.begin_last_micro_batch();
+    Outcome o;
+    o.index = k;
+    o.terms = model_.forward_backward(batch, t, w, derive_seed(cfg_.seed, Stream::noise, key), scale);
+    o.examples = batch.batch_size;
+    for (int32_t len : batch.lengths) o.tokens += len;
+    o.ok = std::isfinite(o.terms.total);
+    if (!o.ok) failure = fmt::format("the loss of micro-batch {} of {} is {}", k + 1, cfg_.grad_accum, o.terms.total);
+    o.t = t;
+    outcomes.push_back(std::move(o));
+  }
+  // Every rank reduces (also after a failure anywhere: all make the same calls).
+  model_.finish_gradient_reduction();
+  for (const Outcome& o : exchange(setup_.comm, std::move(outcomes), failure)) {
+    examples += o.examples;
+    tokens += o.tokens;
+    if (!o.ok) continue;
+    add_terms(sum, o.terms, 1.0);
     ++done;
-    if (lt.per_example.size() == t.size()) {  // a model that reports no per-example losses teaches the sampler nothing
-      all_t.insert(all_t.end(), t.begin(), t.end());
-      all_loss.insert(all_loss.end(), lt.per_example.begin(), lt.per_example.end());
+    if (o.terms.per_example.size() == o.t.size()) {  // a model that reports no per-example losses teaches the sampler nothing
+      all_t.insert(all_t.end(), o.t.begin(), o.t.end());
+      all_loss.insert(all_loss.end(), o.terms.per_example.begin(), o.terms.per_example.end());
     }
   }
   examples_seen_ += examples;
@@ -217,19 +299,29 @@ ValidationResult Trainer::validate() {
   const BatchPlan plan = plan_in_order(*valid_, batching(*valid_));
   const size_t n = cfg_.valid_max_batches > 0 ? std::min(plan.size(), static_cast<size_t>(cfg_.valid_max_batches))
                                               : plan.size();
-  LossTerms sum;
+  // Batch b is rank b % W's; the outcomes are merged in batch order.
   std::vector<int32_t> t;
-  for (size_t b = 0; b < n; ++b) {
+  std::vector<Outcome> mine;
+  for (size_t b = static_cast<size_t>(rank()); b < n; b += static_cast<size_t>(world())) {
     const Batch batch = setup_.pack(*valid_, plan[b]);
     // Fixed timesteps per example and fixed noise per batch: successive
     // validations measure the same thing.
     t.resize(plan[b].size());
     for (size_t i = 0; i < plan[b].size(); ++i)
       t[i] = static_cast<int32_t>(Rng(derive_seed(cfg_.seed, Stream::valid, plan[b][i], 0)).below(sampler_.num_timesteps()));
-    const LossTerms lt = model_.evaluate(batch, t, derive_seed(cfg_.seed, Stream::valid, b, 1));
-    add_terms(sum, lt, static_cast<double>(batch.batch_size));
-    r.examples += batch.batch_size;
-    for (int32_t len : batch.lengths) r.tokens += len;
+    Outcome o;
+    o.index = static_cast<int64_t>(b);
+    o.terms = model_.evaluate(batch, t, derive_seed(cfg_.seed, Stream::valid, b, 1));
+    o.examples = batch.batch_size;
+    for (int32_t len : batch.lengths) o.tokens += len;
+    mine.push_back(std::move(o));
+  }
+  std::string no_failure;
+  LossTerms sum;
+  for (const Outcome& o : exchange(setup_.comm, std::move(mine), no_failure)) {
+    add_terms(sum, o.terms, static_cast<double>(o.examples));
+    r.examples += o.examples;
+    r.tokens += o.tokens;
   }
   if (r.examples > 0) r.mean = scaled(sum, 1.0 / static_cast<double>(r.examples));
   return r;
@@ -274,7 +366,14 @@ Container Trainer::checkpoint() const {
 
 void Trainer::save_checkpoint() {
   if (setup_.checkpoint_path.empty()) return;
-  write_checkpoint(setup_.checkpoint_path, checkpoint());
+  // Every rank builds the checkpoint (a sharded model gathers its optimizer
+  // state from all of them); rank 0 writes it.
+  const Container c = checkpoint();
+  if (rank() != 0) {
+    last_checkpoint_step_ = step_;
+    return;
+  }
+  write_checkpoint(setup_.checkpoint_path, c);
   last_checkpoint_step_ = step_;
   if (setup_.reporter)
     setup_.reporter->metric({{"type", "checkpoint"}, {"step", step_}, {"path", setup_.checkpoint_path}});
@@ -318,8 +417,50 @@ void Trainer::resume(const Container& ck) {
   *interval_ = Interval{};
 }
 
+void Trainer::check_identity() {
+  if (!setup_.comm) return;
+  json mine = setup_.run_identity.is_null() ? json::object() : setup_.run_identity;
+  mine["data"] = data_identity(train_, batching(train_));
+  mine["train"] = train_config_to_json(cfg_);
+  mine["world_size"] = world();
+  mine["model_parameters"] = model_.parameter_count();
+  mine["step"] = step_;
+  const std::vector<std::string> all = setup_.comm->all_gather_bytes(mine.dump());
+  const json first = json::parse(all[0]);
+  for (size_t q = 1; q < all.size(); ++q) {
+    const json other = json::parse(all[q]);
+    if (other == first) continue;
+    for (auto it = first.begin(); it != first.end(); ++it)
+      if (!other.contains(it.key()) || other[it.key()] != it.value())
+        throw_usage("rank {} differs from rank 0 in \"{}\" ({} vs {}): every rank must run the same config, "
+                    "tokenizer, data and checkpoint",
+                    q, it.key(), other.value(it.key(), json()).dump(), it.value().dump());
+    throw_usage("rank {} differs from rank 0 ({} vs {})", q, other.dump(), first.dump());
+  }
+}
+
+// A stop asked of any rank (a signal, or rank 0's lost metrics stream) stops
+// them all after the same update.
+bool Trainer::stop_requested(TrainResult& r) {
+  const int local_signal = setup_.stop_flag ? static_cast<int>(*setup_.stop_flag) : 0;
+  const bool metrics_lost = setup_.reporter && setup_.reporter->failure_errno() != 0;
+  if (!setup_.comm) {
+    if (local_signal != 0) r.interrupted = true, r.signal = local_signal;
+    return local_signal != 0 || metrics_lost;
+  }
+  const std::vector<double> v =
+      dist::all_reduce_host(*setup_.comm, {local_signal != 0 ? 1.0 : 0.0, double(local_signal), metrics_lost ? 1.0 : 0.0});
+  if (v[0] > 0) {
+    r.interrupted = true;
+    // The signal of the rank that received one (the sum, when only one did).
+    r.signal = local_signal != 0 ? local_signal : static_cast<int>(v[1] / v[0]);
+  }
+  return v[0] > 0 || v[2] > 0;
+}
+
 TrainResult Trainer::run() {
   TrainResult r;
+  check_identity();
   const double wall0 = now_seconds();
   run_start_step_ = step_;
   Reporter* rep = setup_.reporter;
@@ -349,15 +490,14 @@ TrainResult Trainer::run() {
     rep->progress(s, force);
   };
   progress(true);
+  bool metrics_stop = false;
   while (step_ < cfg_.steps) {
-    if (setup_.stop_flag && *setup_.stop_flag != 0) {
-      r.interrupted = true;
-      r.signal = *setup_.stop_flag;
+    // A signal, or a lost metrics stream (full disk, closed pipe), must not
+    // cost the training done so far: stop here and save.
+    if (stop_requested(r)) {
+      metrics_stop = !r.interrupted;
       break;
     }
-    // A lost metrics stream (full disk, closed pipe) must not cost the
-    // training done so far: stop here and save, as on a signal.
-    if (rep && rep->failure_errno() != 0) break;
     if (!train_step()) continue;
     progress(false);  // before log_interval resets the interval sums
     if (cfg_.log_every > 0 && step_ % cfg_.log_every == 0) log_interval();
@@ -369,12 +509,14 @@ TrainResult Trainer::run() {
     if (setup_.on_step) setup_.on_step(step_);
   }
   if (cfg_.log_every > 0) log_interval();  // the partial interval
-  const bool metrics_lost = rep && rep->failure_errno() != 0;
+  // With several ranks the decision must be the one they agreed on (the
+  // validation below is a collective).
+  const bool metrics_lost = setup_.comm ? metrics_stop : rep && rep->failure_errno() != 0;
   if (!r.interrupted && !metrics_lost && valid_ && cfg_.valid_every > 0 && last_valid_step != step_)
     log_validation(validate());
   if (!setup_.checkpoint_path.empty()) {
     if (last_checkpoint_step_ != step_) save_checkpoint();
-    r.checkpoint_written = true;
+    r.checkpoint_written = rank() == 0;
   }
   progress(true);
   if (rep) {

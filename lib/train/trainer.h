@@ -19,6 +19,10 @@
 #include "train/timestep_sampler.h"
 #include "train/train_config.h"
 
+namespace mds::dist {
+class Communicator;
+}
+
 namespace mds::train {
 
 // What the trainer needs from its caller besides the model and the data.
@@ -38,6 +42,15 @@ struct TrainerSetup {
   Reporter* reporter = nullptr;  // metrics and progress (nullptr = silent)
   // Called after every accepted update with the new step count.
   std::function<void(int64_t step)> on_step;
+  // Data parallelism (docs/distributed.md): this process's rank of a group,
+  // null for one process. The model must be distributed on the same
+  // communicator. Each update's grad_accum micro-batches are dealt to the
+  // ranks round-robin, so the run sees the same batches as on one rank;
+  // only rank 0 should have a reporter and write checkpoints.
+  dist::Communicator* comm = nullptr;
+  // What must be equal on every rank besides the data (config, tokenizer):
+  // compared at the start of run(); a rank that differs is named.
+  nlohmann::json run_identity;
 };
 
 struct TrainResult {
@@ -91,6 +104,10 @@ class Trainer {
  private:
   struct Interval;
   BatchingOptions batching(const Dataset& d) const;
+  int rank() const;
+  int world() const;
+  void check_identity();
+  bool stop_requested(TrainResult& r);
   void log_interval();
   void log_validation(const ValidationResult& v);
 
