@@ -17,7 +17,10 @@
 #include <sstream>
 #include <functional>
 #include <limits>
+#include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -25,6 +28,7 @@
 #include "completion.h"
 #include "core/error.h"
 #include "core/version.h"
+#include "io/config_schema.h"
 
 namespace mds::cli {
 
@@ -136,6 +140,105 @@ inline CLI::Validator number_in_range(double lo, double hi) {
       },
       fmt::format("X in [{} - {}]", lo, hi));
 }
+
+// ---- flags that set config schema fields ------------------------------------
+// A flag that sets one field of a config schema (io/config_schema.h) is read
+// through the schema, so its range, its message and its default are the
+// schema's (docs/config.md), worded for the flag: "--seed: expected an integer
+// >= 0, found -1". The text is read as the field's type first, as the
+// validators above read it: an integer only in plain decimal (not 1e3, and 010
+// is ten), a number as strtod reads the whole text (nan and overflows reach
+// the range check), anything else as a string.
+template <typename T>
+class SchemaFlags {
+ public:
+  SchemaFlags(CLI::App& app, const ConfigSchema<T>& schema, T& target) : app_(app), schema_(schema), target_(target) {}
+
+  // Adds `flag` (one long name) setting `field`; help shows the schema's default.
+  CLI::Option* add(const std::string& flag, const std::string& field, const std::string& description) {
+    const FieldInfo& info = field_info(field);
+    flags_.emplace_back(field, flag);
+    const ConfigSchema<T>& schema = schema_;
+    T& target = target_;
+    const std::string type = info.type;
+    CLI::Option* o = app_.add_option_function<std::string>(
+        flag, [&schema, &target, field, type](const std::string& v) { schema.set(target, field, value(type, v), ""); },
+        description);
+    o->check(CLI::Validator(
+        [&schema, field, type](std::string& v) -> std::string {
+          T scratch;
+          try {
+            schema.set(scratch, field, value(type, v), "");
+          } catch (const schema::BadValue& e) {
+            return fmt::format("expected {}, found {}", e.expected(), v);
+          }
+          return "";
+        },
+        ""));
+    o->type_name(type_name(type));
+    if (!info.default_value.is_null()) o->default_str(flag_text(info.default_value));
+    return o;
+  }
+
+  // The schema's checks across fields (after the last flag is read); a field
+  // set by a flag is named by its flag.
+  void validate(const std::string& where) const {
+    try {
+      schema_.validate(target_, where);
+    } catch (const schema::BadValue& e) {
+      for (const auto& [field, flag] : flags_)
+        if (field == e.field()) throw_usage("{}: expected {}, found {}", flag, e.expected(), flag_text(e.found()));
+      throw;
+    }
+  }
+
+ private:
+  const FieldInfo& field_info(const std::string& field) const {
+    for (const FieldInfo& f : schema_.fields())
+      if (f.name == field) return f;
+    throw std::logic_error("no config field " + field);
+  }
+  // The flag's text as the JSON value the field's setter reads.
+  static nlohmann::json value(const std::string& type, const std::string& v) {
+    if (type == "integer") {
+      bool negative = false, too_big = false;
+      unsigned long long m = 0;
+      if (!detail::read_integer(v, &negative, &m, &too_big)) return v;
+      // Beyond 64 bits: a double, which the range check refuses with its words.
+      if (too_big) return negative ? -1e30 : 1e30;
+      if (!negative) return m;
+      if (m > static_cast<unsigned long long>(std::numeric_limits<long long>::max())) return -1e30;
+      return -static_cast<long long>(m);
+    }
+    if (type.rfind("number", 0) == 0) {
+      double x = 0;
+      if (detail::read_number(v, &x)) return x;
+    }
+    return v;
+  }
+  // "INT", "FLOAT", or the choices "TEXT:{a,b}" (shell completion offers them).
+  static std::string type_name(const std::string& type) {
+    if (type == "integer") return "INT";
+    if (type.rfind("number", 0) == 0) return "FLOAT";
+    const size_t open = type.find('('), close = type.rfind(')');
+    if (type.rfind("string (", 0) == 0 && close != std::string::npos) {
+      std::string names;
+      for (char c : type.substr(open + 1, close - open - 1))
+        if (c != ' ') names += c;
+      return "TEXT:{" + names + "}";
+    }
+    return "TEXT";
+  }
+  // A value as a flag shows it: strings bare.
+  static std::string flag_text(const nlohmann::json& v) {
+    return v.is_string() ? v.get<std::string>() : schema::show(v);
+  }
+
+  CLI::App& app_;
+  const ConfigSchema<T>& schema_;
+  T& target_;
+  std::vector<std::pair<std::string, std::string>> flags_;  // field, flag
+};
 
 // ---- options shared by the tools ------------------------------------------
 // One definition, wording and validator each, so that --threads means the

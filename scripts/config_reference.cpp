@@ -1,6 +1,7 @@
 // config_reference: prints docs/config.md, the reference of every config
 // field, from the config schemas themselves (lib/io/config_schema.h): the
-// model's (lib/model/config.cpp) and the trainer's (lib/train/train_config.cpp).
+// model's (lib/model/config.cpp), the trainer's (lib/train/train_config.cpp)
+// and the sampler's (lib/sample/sample_config.cpp).
 // The prose between the tables lives here; every table row comes from the
 // schema, so the page cannot drift from the parser. Built as a target, not
 // installed; the CTest cli.config_reference fails when docs/config.md differs
@@ -11,6 +12,7 @@
 
 #include "io/config_schema.h"
 #include "model/config.h"
+#include "sample/sample_config.h"
 #include "train/train_config.h"
 
 namespace {
@@ -88,7 +90,7 @@ const char* const kModelTail = R"(## The open questions of `algorithm.md` §8
 | 2. sparse pattern | `attention_window`, `attention_dilation` (per head), `global_target`, `global_source_stride` (1 = all source tokens global, 0 = none) |
 | 3. sequence lengths | `max_src_len`, `max_trg_len`, `max_positions` |
 | 4. absorbing state in MoE-DiffuSeq | `absorbing`, `absorb_rate`, `absorb_reg` (DEFAULT: the v2 mechanism unchanged; absorbed tokens get no special attention treatment) |
-| 5. sampler | sampler options (not model fields; `mds-sample` flags, `docs/sampling.md`) |
+| 5. sampler | sampler settings (not model fields: "The sampler settings" below, `mds-sample` flags, `docs/sampling.md`) |
 | 7. code vs paper quirks | `loss_region` (whole sequence vs target), `absorb_reg` (v2 `reg_rate` 0.01 really used), `mse_t0_clean`, `prior_loss`; the DDIM ᾱ_prev and DPM-Solver m-offset quirks are sampler options |
 
 ## Initialisation (not configurable)
@@ -114,6 +116,29 @@ const std::vector<Part> kTrainParts = {
     {"Timestep sampling", "", "Timestep sampling", ""},
     {"Reproducibility and robustness", "", "Reproducibility and robustness", ""},
     {"Periodic work", "", "Periodic work", ""},
+};
+
+const char* const kSampleHead = R"(
+# The sampler settings
+
+`mds-sample`'s settings (`man/mds-sample.1`, `docs/sampling.md`) are declared in the same schema facility
+(`lib/sample/sample_config.cpp`): each flag named beside its key is read through the key's schema field, so a
+flag refuses what the table does not accept, with the message naming the flag:
+
+    mds-sample: error: --seed: expected an integer >= 0, found -1
+
+The library's `Sampler` and JSONL stream validate the same settings when built in code (`sample.FIELD: expected
+...`). Ranges that depend on the model are checked once it is loaded: `steps` at most its diffusion steps T, and
+`max_src_len + max_trg_len + 3` within its `max_positions`. `--diffuseq-v2` is a preset over `frame`, `init` and
+`dpm_time` (`docs/sampling.md`, "Reproducing DiffuSeq-v2's code"); the other flags (input, output, device,
+threads, `--keep-candidates`, `--skip-bad`, `--meta`) are not sampler settings.
+)";
+
+const std::vector<Part> kSampleParts = {
+    {"Solver", "", "Solver",
+     "Checks across fields: a non-zero `absorb_rate` needs the `ddpm` solver, and `dpm_time` `v2` the `dpm++` one.\n"},
+    {"Candidates and seed", "", "Candidates and seed", ""},
+    {"Lengths and batching", "", "Lengths and batching", ""},
 };
 
 // Appends the parts; false when a field's section has no part (it would be
@@ -144,6 +169,8 @@ int main() {
   if (!print_parts(page, mds::model_config_fields(), kModelParts)) return 1;
   page += std::string("\n") + kModelTail;
   if (!print_parts(page, mds::train::train_fields(), kTrainParts)) return 1;
+  page += kSampleHead;
+  if (!print_parts(page, mds::sample_fields(), kSampleParts)) return 1;
   if (std::fwrite(page.data(), 1, page.size(), stdout) != page.size() || std::fflush(stdout) != 0) {
     std::fprintf(stderr, "config_reference: write failed\n");
     return 1;

@@ -79,9 +79,9 @@ TEST_F(SampleTool, MetaFileHoldsConfigAndStats) {
   o.inputs = {path("a.jsonl")};
   o.output = path("out.jsonl");
   o.meta_path = path("meta.json");
-  o.skip_bad = true;
+  o.stream.skip_bad = true;
   o.sampler.candidates = 3;
-  o.keep_candidates = true;
+  o.stream.keep_candidates = true;
   const std::string log = run(o);
   EXPECT_EQ(log.find("config"), std::string::npos);  // the configuration went to the file
   EXPECT_NE(log.find("mds-sample: skipped " + path("a.jsonl") + ":2: missing field \"src\""), std::string::npos) << log;
@@ -134,6 +134,27 @@ TEST_F(SampleTool, UsageErrorsComeBeforeAnyOutput) {
   o.sampler.solver.steps = 0;
   o.model.threads = -1;
   EXPECT_THROW(run(o), Error);
+  EXPECT_FALSE(fs::exists(path("out.jsonl")));
+}
+
+TEST_F(SampleTool, SamplerSettingsAreCheckedBeforeTheModelIsRead) {
+  // The schema's ranges (sample/sample_config.h), before a possibly slow load.
+  SampleToolOptions o;
+  o.output = path("out.jsonl");
+  o.stream.sort_window = 0;
+  int loads = 0;
+  try {
+    run(o, &loads);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::usage);
+    EXPECT_STREQ(e.what(), "sample.sort_window: expected an integer >= 1, found 0");
+  }
+  o.stream.sort_window = 1;
+  o.sampler.solver.kind = SolverKind::ddim;
+  o.sampler.solver.absorb_rate = 0.5;
+  EXPECT_THROW(run(o, &loads), Error);
+  EXPECT_EQ(loads, 0);
   EXPECT_FALSE(fs::exists(path("out.jsonl")));
 }
 

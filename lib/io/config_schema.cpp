@@ -60,8 +60,8 @@ std::string show(const json& v) {
 }
 
 void bad_value(const std::string& where, const std::string& name, const std::string& expected, const json& found) {
-  if (name.empty()) throw_usage("{}: expected {}, found {}", where, expected, show(found));
-  throw_usage("{}.{}: expected {}, found {}", where, name, expected, show(found));
+  const std::string at = name.empty() ? where : where + "." + name;
+  throw BadValue(fmt::format("{}: expected {}, found {}", at, expected, show(found)), name, expected, found);
 }
 
 void unknown_key(const std::string& where, const std::string& key, const std::vector<FieldInfo>& fields) {

@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
+
 namespace mds {
 
 // Description of one field, for messages and documentation.
@@ -33,8 +35,29 @@ struct FieldInfo {
 
 namespace schema {
 
+// The usage error of a value a field does not accept. It carries the parts of
+// the message, so that a caller that read the value from a command-line flag
+// can name the flag instead of WHERE.FIELD ("--seed: expected an integer >= 0,
+// found -1"): one wording whichever way the value came in.
+class BadValue : public Error {
+ public:
+  BadValue(std::string message, std::string field, std::string expected, nlohmann::json found)
+      : Error(ExitCode::usage, std::move(message)),
+        field_(std::move(field)),
+        expected_(std::move(expected)),
+        found_(std::move(found)) {}
+  const std::string& field() const { return field_; }
+  const std::string& expected() const { return expected_; }
+  const nlohmann::json& found() const { return found_; }
+
+ private:
+  std::string field_, expected_;
+  nlohmann::json found_;
+};
+
 // A JSON value shortened for a message (never fails, whatever the bytes).
 std::string show(const nlohmann::json& v);
+// Throws BadValue: "WHERE.NAME: expected EXPECTED, found FOUND".
 [[noreturn]] void bad_value(const std::string& where, const std::string& name, const std::string& expected,
                             const nlohmann::json& found);
 // Usage error for an unknown key: lists the valid names, suggests the nearest.
@@ -51,6 +74,12 @@ std::string markdown_tables(const std::vector<FieldInfo>& fields, const std::str
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 }  // namespace schema
+
+// A field is named by a data-member pointer (&C::steps) or, for a member of a
+// nested struct, by a callable returning a reference to it
+// ([](auto& c) -> auto& { return c.solver.steps; }); both go through std::invoke.
+template <typename T, typename M>
+using FieldType = std::remove_cv_t<std::remove_reference_t<std::invoke_result_t<M, T&>>>;
 
 template <typename T>
 class ConfigSchema {
@@ -70,8 +99,8 @@ class ConfigSchema {
 
   // An integer in [lo, hi] (hi defaults to the member type's limit). `why`,
   // when given, is added to the expectation: "an integer >= 1 (0 = none)".
-  template <typename I>
-  ConfigSchema& integer(const char* name, I T::*m, long double lo, const char* doc, const char* source = "",
+  template <typename M, typename I = FieldType<T, M>>
+  ConfigSchema& integer(const char* name, M m, long double lo, const char* doc, const char* source = "",
                         const char* why = "", long double hi = static_cast<long double>(std::numeric_limits<I>::max())) {
     static_assert(std::is_integral_v<I> && !std::is_same_v<I, bool>);
     const bool open_top = hi >= static_cast<long double>(std::numeric_limits<I>::max());
@@ -81,14 +110,15 @@ class ConfigSchema {
       long double x = 0;
       if (!schema::as_integer(v, &x) || x < lo) schema::bad_value(where, name, expected, v);
       if (x > hi) schema::bad_value(where, name, full, v);
-      c.*m = static_cast<I>(x);
+      std::invoke(m, c) = static_cast<I>(x);
     };
-    return add({name, "integer", Json(T{}.*m), doc, expected, source, section_}, std::move(set),
-               [m](const T& c) { return Json(c.*m); });
+    return add({name, "integer", Json(std::invoke(m, defaults())), doc, expected, source, section_}, std::move(set),
+               [m](const T& c) { return Json(std::invoke(m, c)); });
   }
 
   // A finite number between lo and hi; the open flags exclude a bound.
-  ConfigSchema& number(const char* name, double T::*m, double lo, bool lo_open, double hi, bool hi_open,
+  template <typename M>
+  ConfigSchema& number(const char* name, M m, double lo, bool lo_open, double hi, bool hi_open,
                        const char* doc, const char* source = "", const char* why = "") {
     const std::string expected = with_why(schema::number_range(lo, lo_open, hi, hi_open), why);
     Setter set = [=](T& c, const Json& v, const std::string& where) {
@@ -96,25 +126,26 @@ class ConfigSchema {
       const double x = v.get<double>();
       const bool ok = (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi) && x - x == 0;
       if (!ok) schema::bad_value(where, name, expected, v);
-      c.*m = x;
+      std::invoke(m, c) = x;
     };
-    return add({name, "number", Json(T{}.*m), doc, expected, source, section_}, std::move(set),
-               [m](const T& c) { return Json(c.*m); });
+    return add({name, "number", Json(std::invoke(m, defaults())), doc, expected, source, section_}, std::move(set),
+               [m](const T& c) { return Json(std::invoke(m, c)); });
   }
 
-  ConfigSchema& boolean(const char* name, bool T::*m, const char* doc, const char* source = "") {
+  template <typename M>
+  ConfigSchema& boolean(const char* name, M m, const char* doc, const char* source = "") {
     Setter set = [=](T& c, const Json& v, const std::string& where) {
       if (!v.is_boolean()) schema::bad_value(where, name, "true or false", v);
-      c.*m = v.get<bool>();
+      std::invoke(m, c) = v.get<bool>();
     };
-    return add({name, "boolean", Json(T{}.*m), doc, "true or false", source, section_}, std::move(set),
-               [m](const T& c) { return Json(c.*m); });
+    return add({name, "boolean", Json(std::invoke(m, defaults())), doc, "true or false", source, section_}, std::move(set),
+               [m](const T& c) { return Json(std::invoke(m, c)); });
   }
 
   // One of a list of names, stored as the enum E (to_name gives each name)
   // or, with E = std::string, as the name itself.
-  template <typename E>
-  ConfigSchema& choice(const char* name, E T::*m, std::vector<E> values, std::string (*to_name)(const E&),
+  template <typename E, typename M>
+  ConfigSchema& choice(const char* name, M m, std::vector<E> values, std::string (*to_name)(const E&),
                        const char* doc, const char* source = "") {
     std::string alternatives, listed;
     for (const E& e : values) {
@@ -126,13 +157,13 @@ class ConfigSchema {
       if (v.is_string())
         for (const E& e : values)
           if (v.get<std::string>() == to_name(e)) {
-            c.*m = e;
+            std::invoke(m, c) = e;
             return;
           }
       schema::bad_value(where, name, expected, v);
     };
-    return add({name, "string (" + listed + ")", Json(to_name(T{}.*m)), doc, expected, source, section_},
-               std::move(set), [m, to_name](const T& c) { return Json(to_name(c.*m)); });
+    return add({name, "string (" + listed + ")", Json(to_name(std::invoke(m, defaults()))), doc, expected, source, section_},
+               std::move(set), [m, to_name](const T& c) { return Json(to_name(std::invoke(m, c))); });
   }
 
   // One integer >= lo for every element, or a non-empty array of them.
@@ -202,6 +233,15 @@ class ConfigSchema {
     run_checks(c, where);
   }
 
+  // Reads one field from JSON into c, with the checks of parse() for that
+  // field alone (a command-line flag that sets it); run validate() after the
+  // last one for the checks across fields.
+  void set(T& c, const std::string& name, const Json& v, const std::string& where) const {
+    const Field* f = find(name);
+    if (!f) schema::unknown_key(where, name, infos_);
+    f->set(c, v, where);
+  }
+
   const std::vector<FieldInfo>& fields() const { return infos_; }
 
  private:
@@ -211,6 +251,12 @@ class ConfigSchema {
     Getter get;
   };
 
+  // A default-constructed T, for the documented defaults (const: a field
+  // accessor written as a generic lambda binds to it).
+  static const T& defaults() {
+    static const T d{};
+    return d;
+  }
   static std::string with_why(std::string expected, const char* why) {
     return why && *why ? expected + " (" + why + ")" : expected;
   }

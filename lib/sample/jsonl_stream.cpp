@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "io/json_text.h"
 #include "io/jsonl.h"
+#include "sample/sample_config.h"
 
 namespace mds {
 namespace {
@@ -136,9 +137,8 @@ StreamStats sample_jsonl(Sampler& sampler, const TextCodec& codec, const StreamO
   const auto since = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   const size_t C = static_cast<size_t>(sampler.options().candidates);
   if (C > 1 && !opt.select) throw_usage("{} candidates per source need an MBR selector", C);
+  validate(opt);  // sort window and idle flush: their ranges are the schema's
   StreamStats stats;
-  if (opt.idle_flush_ms < 0)
-    throw_usage("--idle-flush {} is out of range: expected 0 (off) or more milliseconds", opt.idle_flush_ms);
   std::vector<Pending> pending;
   std::function<void()> run;
   // Records waiting while the producer is idle are run as a partial batch.
@@ -150,7 +150,6 @@ StreamStats sample_jsonl(Sampler& sampler, const TextCodec& codec, const StreamO
   });
   // Sources per batch: enough to fill batch_size rows (at least one).
   const size_t per_batch = std::max<size_t>(1, static_cast<size_t>(sampler.options().batch_size) / C);
-  if (opt.sort_window < 1) throw_usage("--sort-window {} is out of range: expected at least 1 batch", opt.sort_window);
   const size_t window = per_batch * static_cast<size_t>(opt.sort_window);
   uint64_t index = 0;
 

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/version.h"
 #include "io/stream.h"
+#include "sample/sample_config.h"
 #include "core/parallel.h"
 
 namespace mds {
@@ -29,6 +30,9 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
     inputs.push_back({"-o", opt.output});
     refuse_output_overwriting_input({"--meta", opt.meta_path}, inputs);
   }
+  // Before the model is read (which may take long): the schema's ranges.
+  validate(opt.sampler);
+  validate(opt.stream);
   ModelLoadOptions mo = opt.model;
   if (mo.threads < 0) throw_usage("--threads {} is out of range: expected 0 (all cores) or more", mo.threads);
   mo.threads = resolve_threads(mo.threads);
@@ -44,8 +48,8 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   meta["sampler"] = sampler.describe();
   meta["sampler"]["mbr"] = opt.sampler.candidates > 1 ? "nltk sentence BLEU-4, smoothing method 4 (DiffuSeq selectBest)"
                                                       : "off";
-  meta["sampler"]["sort_window_batches"] = opt.sort_window;
-  meta["sampler"]["idle_flush_ms"] = opt.idle_flush_ms;
+  meta["sampler"]["sort_window_batches"] = opt.stream.sort_window;
+  meta["sampler"]["idle_flush_ms"] = opt.stream.idle_flush_ms;
   meta["inputs"] = opt.inputs;
   meta["device"] = mo.device;
   meta["threads"] = mo.threads;
@@ -58,12 +62,8 @@ int run_sample_tool(const SampleToolOptions& opt, const ModelLoader& loader, con
   OutputFile out(opt.output);
   OutputFileSink sink(out);
   FileLineSource in(opt.inputs);
-  StreamOptions so;
-  so.skip_bad = opt.skip_bad;
-  so.keep_candidates = opt.keep_candidates;
+  StreamOptions so = opt.stream;
   so.select = select;
-  so.sort_window = opt.sort_window;
-  so.idle_flush_ms = opt.idle_flush_ms;
   if (opt.progress && !opt.quiet)
     so.on_batch = [log](const StreamStats& s) {
       std::fprintf(log, "mds-sample: %llu records, %.1f s\n", static_cast<unsigned long long>(s.records), s.seconds);

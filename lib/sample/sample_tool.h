@@ -40,10 +40,8 @@ struct SampleToolOptions {
   std::vector<std::string> inputs{"-"};
   std::string output = "-";
   SamplerOptions sampler;
-  bool skip_bad = false;
-  bool keep_candidates = false;
-  int sort_window = 1;               // batches read and sorted by source length before generating
-  int idle_flush_ms = 100;           // run a partial batch after the input is idle this long; 0 = off
+  StreamOptions stream;              // skip_bad, keep_candidates, sort_window, idle_flush_ms (select and
+                                     // on_batch are set by run_sample_tool)
   std::string meta_path;             // "" = the configuration goes to the log
   bool quiet = false;
   bool progress = false;

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "sample/example_rng.h"
+#include "sample/sample_config.h"
 
 namespace mds {
 
@@ -52,9 +53,8 @@ std::vector<int32_t> extract_target(const std::vector<int32_t>& row_tokens, cons
 
 Sampler::Sampler(Denoiser& model, SamplerOptions options) : model_(model), opt_(std::move(options)) {
   const DenoiserInfo& info = model.info();
+  validate(opt_);  // every range the model does not set: the schema's (sample_config.h)
   opt_.solver = resolve_solver_settings(opt_.solver, info, model.schedule());
-  if (opt_.batch_size < 1) throw_usage("--batch-size {} is out of range: expected at least 1", opt_.batch_size);
-  if (opt_.candidates < 1) throw_usage("--mbr {} is out of range: expected at least 1", opt_.candidates);
   if (opt_.max_trg_len == 0) opt_.max_trg_len = info.max_trg_len;
   if (opt_.max_trg_len < 1) throw_usage("--max-trg-len {} is out of range: expected at least 1", opt_.max_trg_len);
   const int longest = info.max_src_len + 2 + opt_.max_trg_len + 1;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "sample/sample_config.h"
 #include "sample/solvers.h"
 
 namespace mds {
@@ -25,16 +26,15 @@ SolverKind parse_solver(const std::string& name) {
 }
 
 SolverSettings resolve_solver_settings(SolverSettings s, const DenoiserInfo& info, const SamplingSchedule& schedule) {
+  SamplerOptions unresolved;  // the ranges and per-solver checks are the schema's (sample_config.h)
+  unresolved.solver = s;
+  validate(unresolved);
   const int T = schedule.steps();
   if (s.steps == 0) s.steps = s.kind == SolverKind::ddpm ? T : s.kind == SolverKind::ddim ? 200 : 10;
   if (s.steps < 1 || s.steps > T)
     throw_usage("--steps {} is out of range: expected 1..{} (the model's diffusion steps)", s.steps, T);
   if (s.rounding < 0) s.rounding = s.kind == SolverKind::dpmpp ? 0 : 1;
   if (s.absorb_rate < 0) s.absorb_rate = s.kind == SolverKind::ddpm ? info.absorb_rate : 0.0;
-  if (!(s.absorb_rate >= 0.0 && s.absorb_rate <= 1.0))
-    throw_usage("--absorb-rate {} is out of range: expected 0..1", s.absorb_rate);
-  if (s.absorb_rate > 0 && s.kind != SolverKind::ddpm)
-    throw_usage("--absorb-rate applies to the ddpm solver only (got solver {})", solver_name(s.kind));
   return s;
 }
 

@@ -33,9 +33,9 @@ mds-inspect --json tok.mds | grep -q '"min_frequency":10' || fail "--min-frequen
 
 # ---- mds-sample (flags are checked before the model is read) ---------------------
 usage_error "--seed: expected an integer >= 0, found -1" mds-sample -m none.mds --seed -1 in.jsonl
-usage_error "--absorb-rate: expected a number from 0 to 1, found -1" mds-sample -m none.mds --absorb-rate -1 in.jsonl
-usage_error "--absorb-rate: expected a number from 0 to 1, found nan" mds-sample -m none.mds --absorb-rate nan in.jsonl
-usage_error "--absorb-rate: expected a number from 0 to 1, found 1.5" mds-sample -m none.mds --absorb-rate 1.5 in.jsonl
+usage_error "--absorb-rate: expected a number in [0, 1], found -1" mds-sample -m none.mds --absorb-rate -1 in.jsonl
+usage_error "--absorb-rate: expected a number in [0, 1], found nan" mds-sample -m none.mds --absorb-rate nan in.jsonl
+usage_error "--absorb-rate: expected a number in [0, 1], found 1.5" mds-sample -m none.mds --absorb-rate 1.5 in.jsonl
 usage_error "--steps: expected an integer >= 0, found -3" mds-sample -m none.mds --steps -3 in.jsonl
 usage_error "--mbr: expected an integer >= 1, found 0" mds-sample -m none.mds --mbr 0 in.jsonl
 usage_error "--batch-size: expected an integer >= 1, found -1" mds-sample -m none.mds --batch-size -1 in.jsonl
