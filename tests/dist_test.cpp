@@ -14,11 +14,6 @@
 #include <sstream>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <map>
 
@@ -27,6 +22,7 @@
 #include "core/error.h"
 #include "dist/communicator.h"
 #include "dist/launch.h"
+#include "dist/local_launcher.h"
 #include "dist/rendezvous.h"
 #include "dist/thread_communicator.h"
 #include "runtime/factory.h"
@@ -452,20 +448,6 @@ std::string usage_error(const std::map<std::string, std::string>& vars) {
   return "";
 }
 
-// A TCP port nobody listens on right now (bound to 0, read, released).
-int free_port() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  EXPECT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
 }  // namespace
 
 TEST(LaunchEnv, ReadsEachLauncher) {
@@ -510,7 +492,7 @@ TEST(LaunchEnv, InconsistentValuesAreUsageErrors) {
 }
 
 TEST(Rendezvous, EveryRankReceivesRankZerosPayload) {
-  const int world = 4, port = free_port();
+  const int world = 4, port = dist::free_tcp_port();
   std::vector<std::string> got(world), errors(world);
   std::vector<std::thread> ts;
   for (int r = world - 1; r >= 0; --r)  // the others start before rank 0 listens
@@ -531,7 +513,7 @@ TEST(Rendezvous, EveryRankReceivesRankZerosPayload) {
 }
 
 TEST(Rendezvous, AMissingRankIsNamedAfterTheTimeout) {
-  const int port = free_port();
+  const int port = dist::free_tcp_port();
   std::string error0, error1;
   std::thread t0([&] {
     dist::LaunchEnv e;
@@ -558,7 +540,7 @@ TEST(Rendezvous, AMissingRankIsNamedAfterTheTimeout) {
 }
 
 TEST(Rendezvous, ADuplicateRankIsRefused) {
-  const int port = free_port();
+  const int port = dist::free_tcp_port();
   std::vector<std::string> errors(3);
   std::vector<std::thread> ts;
   for (int i = 0; i < 3; ++i)

@@ -43,8 +43,10 @@ class Communicator {
   // Every rank's bytes, in rank order (any length per rank).
   virtual std::vector<std::string> all_gather_bytes(const std::string& mine) = 0;
 
-  // Stops every rank: this rank's later collectives and those the others
-  // are in or enter throw an error that carries `why` (never a hang).
+  // Stops this rank's collectives for good and makes the others' fail
+  // instead of waiting: in-process ranks at once, with `why` in their error;
+  // NCCL ranks when NCCL sees the peer gone or at their timeout
+  // (--dist-timeout), naming the collective (never a hang).
   virtual void abort(const std::string& why) = 0;
 };
 

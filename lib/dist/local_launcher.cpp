@@ -19,13 +19,9 @@
 
 namespace mds::dist {
 
-namespace {
-
-// A TCP port that is free now (the kernel's choice for port 0), for rank 0's
-// rendezvous; the small race with other programs is the usual one.
-int free_port() {
+int free_tcp_port() {
   const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (s < 0) throw_runtime("--gpus: socket(): {}", std::strerror(errno));
+  if (s < 0) throw_runtime("socket(): {}", std::strerror(errno));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -34,11 +30,13 @@ int free_port() {
       ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
     const int e = errno;
     ::close(s);
-    throw_runtime("--gpus: cannot find a free port: {}", std::strerror(e));
+    throw_runtime("cannot find a free TCP port: {}", std::strerror(e));
   }
   ::close(s);
   return ntohs(a.sin_port);
 }
+
+namespace {
 
 int status_of(int wait_status) {
   if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
@@ -53,7 +51,7 @@ bool started_as_rank() { return read_launch_env().distributed(); }
 LocalLaunchResult run_local_ranks(const std::string& program, const std::vector<std::string>& args, int n,
                                   const volatile std::sig_atomic_t* stop, double grace_s, std::FILE* messages) {
   if (n < 1) throw_usage("--gpus {}: expected at least 1", n);
-  const int port = free_port();
+  const int port = free_tcp_port();
   std::vector<pid_t> pids(n, -1);
   for (int r = 0; r < n; ++r) {
     std::vector<std::string> env_vars = {"RANK=" + std::to_string(r), "WORLD_SIZE=" + std::to_string(n),

@@ -25,6 +25,11 @@ struct LocalLaunchResult {
 LocalLaunchResult run_local_ranks(const std::string& program, const std::vector<std::string>& args, int n,
                                   const volatile std::sig_atomic_t* stop, double grace_s, std::FILE* messages);
 
+// A TCP port of the loopback interface that is free now (the kernel's choice
+// for port 0), for a rendezvous on this host; another program may still take
+// it before it is used, the usual race of this method.
+int free_tcp_port();
+
 // Set (to 1) in the environment of the ranks run_local_ranks starts.
 constexpr const char* kLocalLaunchVariable = "MDS_LOCAL_LAUNCH";
 
