@@ -11,6 +11,7 @@ import argparse
 import json
 
 import torch
+from torch._dynamo.utils import counters
 from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
 
@@ -38,9 +39,16 @@ def main():
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     a = ap.parse_args()
-    flex = torch.compile(flex_attention, dynamic=False)
     for D in a.head_dim or [64, 128]:
         for L in a.seq_len or [4096, 16384, 65536]:
+            # A fresh compile per shape: each shape's mask_mod is a new closure,
+            # so one compiled function would recompile per shape and, past
+            # dynamo's recompile limit, run flex_attention eagerly (the eager
+            # path builds the whole score matrix: tens of ms). The counters
+            # below say whether that happened.
+            torch._dynamo.reset()
+            counters.clear()
+            flex = torch.compile(flex_attention, dynamic=False)
             B, H = max(1, a.tokens // L), a.width // D
             gpos = [g * L // a.globals for g in range(a.globals)]
             is_g = torch.zeros(L, dtype=torch.bool, device="cuda")
@@ -86,7 +94,10 @@ def main():
                               "fwd_tflops": round(4 * D * entries / (f_ms * 1e-3) / 1e12, 1),
                               "bwd_tflops": round(10 * D * entries / (b_ms * 1e-3) / 1e12, 1),
                               "fwd_ns_per_token": round(f_ms * 1e6 / (B * L), 3),
-                              "bwd_ns_per_token": round(b_ms * 1e6 / (B * L), 3)}), flush=True)
+                              "bwd_ns_per_token": round(b_ms * 1e6 / (B * L), 3),
+                              # > 1 graph or any break: the timing is not of one compiled kernel
+                              "compiled_graphs": int(counters["stats"]["unique_graphs"]),
+                              "graph_breaks": int(sum(counters["graph_break"].values()))}), flush=True)
             del q, k, v, dout, out, bm
             torch.cuda.empty_cache()
 
