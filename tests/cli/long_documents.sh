@@ -3,7 +3,8 @@
 # make -j2: sumpubmed articles (sources cut at 4,096 tokens) are tokenized,
 # a tiny MoE-DiffuSeq model with the long-document config's 4,096-token source
 # and sliding-window attention trains for 2 steps, samples the test articles
-# and is scored, beside the LEAD and random-sentence baselines.
+# and is scored, beside the LEAD and random-sentence baselines; the same
+# model pre-trained on gap-sentence pairs of the bodies, then fine-tuned.
 source "$(dirname "$0")/common.bash"
 D="${MDS_SHARED_DIR:?MDS_SHARED_DIR not set}/data/sumpubmed"
 bin=$(dirname "$(command -v mds-train)")
@@ -16,7 +17,8 @@ tiny=(--set model.embed_dim=16 --set model.hidden_dim=32 --set model.layers=1 --
   --set model.moe_top_k=1 --set model.attention_window=64 --set model.max_trg_len=128
   --set model.diffusion_steps=100 --steps 2 --batch-size 2 --set train.valid_every=0 --set train.log_every=1
   --threads 2)
-make -s -j2 -C "$MDS_SOURCE_DIR/examples" sumpubmed-4k sumpubmed-baselines MDS="$bin" OUT="$tmp/out" \
+make -s -j2 -C "$MDS_SOURCE_DIR/examples" sumpubmed-4k sumpubmed-4k-pt sumpubmed-baselines MDS="$bin" OUT="$tmp/out" \
+  FINETUNE_SET="--steps 4" \
   TRAIN_FILES="$tmp/train.jsonl" VALID_FILE="$tmp/valid.jsonl" TEST_FILE="$tmp/test.jsonl" \
   VOCAB=512 MAX_TRG=128 DEVICE=cpu MINUTES=10 SAMPLE="--solver dpm++ --steps 2 --seed 1" SET="${tiny[*]}" \
   > "$tmp/make.log" 2>&1 || fail "make exited $?: $(tail -20 "$tmp/make.log")"
@@ -33,8 +35,14 @@ assert all(len(r["src"].split()) > 2000 for r in hyp), "the test sources are not
 log = [json.loads(l) for l in open(o + "/sumpubmed-4k.log.jsonl")]
 train = [r for r in log if r.get("type") == "train"]
 assert train and all(r["loss"] == r["loss"] for r in train), log[:3]
+# Pre-training on gap-sentence pairs of the bodies (2 steps), then 2 steps of
+# fine-tuning on the abstracts that resume it: one log, steps 1-4.
+pt = [r for r in map(json.loads, open(o + "/sumpubmed-4k-pt.log.jsonl")) if r.get("type") == "train"]
+assert [r["step"] for r in pt] == [1, 2, 3, 4], [r["step"] for r in pt]
+pairs = [json.loads(l) for l in open(o + "/pretrain.jsonl")]
+assert len(pairs) >= 4 and all(p["trg"] and p["trg"] not in p["src"] for p in pairs), len(pairs)
 scores = {}
-for name in ("sumpubmed-4k", "lead", "random"):
+for name in ("sumpubmed-4k", "sumpubmed-4k-pt", "lead", "random"):
     s = json.load(open(f"{o}/{name}.rouge.json"))
     assert s["n"] == 2 and all(t in s["mean"] for t in ("rouge1", "rouge2", "rougeL", "rougeLsum")), (name, s)
     scores[name] = s["mean"]["rouge1"]["fmeasure"]
