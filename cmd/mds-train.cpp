@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
+#include "dist/launch.h"
 #include "dist/local_launcher.h"
 #include "train/default_binding.h"
 #include "train/session.h"
@@ -135,6 +136,9 @@ int main(int argc, char** argv) {
     const mds::train::SessionResult r =
         mds::train::run_session(opt, *binding, &g_stop_signal, stdout, stderr, isatty(fileno(stderr)) != 0);
     if (r.config_printed) return 0;
+    // One summary line per job: rank 0's (the other ranks wrote no checkpoint).
+    if (as_rank && mds::dist::read_launch_env().rank != 0)
+      return r.train.interrupted ? 128 + r.train.signal : r.train.metrics_errno == EPIPE ? 128 + SIGPIPE : 0;
     if (r.train.metrics_errno == EPIPE) {
       // The metrics reader went away (`--log - | head`): a stop request, as if
       // by SIGPIPE, but with the checkpoint saved (SIGPIPE itself is ignored).
