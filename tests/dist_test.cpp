@@ -165,13 +165,7 @@ struct RealRun {
   std::unique_ptr<tr::BoundModel> bound;
   RealRun() { bound = binding->bind(mds::testing::tiny_model(0.1, 10), mds::testing::qqp64().vocab, "model"); }
   tr::TrainerSetup setup(const std::string& ckpt) const {
-    tr::TrainerSetup s;
-    const tr::ModelShape shape = bound->shape();
-    s.num_timesteps = shape.num_timesteps;
-    s.max_src_len = shape.max_src_len;
-    s.max_trg_len = shape.max_trg_len;
-    s.pack = [this](const tr::Dataset& d, const std::vector<uint64_t>& ids) { return bound->pack(d, ids); };
-    s.checkpoint_path = ckpt;
+    tr::TrainerSetup s = mds::testing::real_model_setup(*bound, ckpt);
     s.checkpoint_extras = [](mds::Container& c) { c.meta["config"] = {{"note", "dist test"}}; };
     return s;
   }

@@ -1,6 +1,7 @@
 // Shared fixtures of the tests that train the real model on real data: the
 // first 64 QQP pairs of ../shared/data tokenized with a BPE tokenizer learnt
-// from them, and a tiny MoE-DiffuSeq config that trains in seconds.
+// from them, a tiny MoE-DiffuSeq config that trains in seconds, and the
+// trainer setup of a bound model.
 #pragma once
 
 #include <string>
@@ -13,6 +14,8 @@
 #include "text/bpe_trainer.h"
 #include "text/tokenizer.h"
 #include "train/dataset.h"
+#include "train/model_binding.h"
+#include "train/trainer.h"
 
 namespace mds::testing {
 
@@ -48,6 +51,19 @@ inline nlohmann::json tiny_model(double dropout, int diffusion_steps) {
           {"ffn_dim", 128},      {"time_embed_dim", 32},     {"time_hidden_dim", 64}, {"max_src_len", 32},
           {"max_trg_len", 32},   {"dropout", dropout},       {"attention_window", 8}, {"global_target", true},
           {"moe_experts", 4},    {"moe_top_k", 2},           {"diffusion_steps", diffusion_steps}};
+}
+
+// The trainer's view of a bound real model: its shape and its packer
+// (`bound` must outlive the setup), writing checkpoints to `ckpt`.
+inline train::TrainerSetup real_model_setup(const train::BoundModel& bound, const std::string& ckpt) {
+  train::TrainerSetup s;
+  const train::ModelShape shape = bound.shape();
+  s.num_timesteps = shape.num_timesteps;
+  s.max_src_len = shape.max_src_len;
+  s.max_trg_len = shape.max_trg_len;
+  s.pack = [&bound](const train::Dataset& d, const std::vector<uint64_t>& ids) { return bound.pack(d, ids); };
+  s.checkpoint_path = ckpt;
+  return s;
 }
 
 }  // namespace mds::testing

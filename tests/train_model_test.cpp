@@ -32,16 +32,7 @@ struct ModelRun {
     model = binding->bind(m, qqp64().vocab, "model");
     net = model->make("cpu", 2, seed);
   }
-  tr::TrainerSetup setup(const std::string& ckpt) const {
-    tr::TrainerSetup s;
-    const tr::ModelShape shape = model->shape();
-    s.num_timesteps = shape.num_timesteps;
-    s.max_src_len = shape.max_src_len;
-    s.max_trg_len = shape.max_trg_len;
-    s.pack = [this](const tr::Dataset& d, const std::vector<uint64_t>& ids) { return model->pack(d, ids); };
-    s.checkpoint_path = ckpt;
-    return s;
-  }
+  tr::TrainerSetup setup(const std::string& ckpt) const { return mds::testing::real_model_setup(*model, ckpt); }
 };
 
 }  // namespace
