@@ -25,6 +25,7 @@
 #include "dist/local_launcher.h"
 #include "dist/rendezvous.h"
 #include "dist/thread_communicator.h"
+#include "model/model.h"
 #include "runtime/factory.h"
 #include "train/checkpoint.h"
 #include "train/default_binding.h"
@@ -319,6 +320,26 @@ TEST(DataParallel, ZeroOneMatchesPlainDataParallelism) {
     for (const auto& s : b.sections) moments += s.name.rfind("adam_m/", 0) == 0;
     EXPECT_GT(moments, 10);
   }
+  // The sharding itself: after an update (which gives a plain model its
+  // per-parameter moments) no rank holds per-parameter moments, and the flat
+  // arenas are padded so the 3 shards are equal and aligned.
+  const RealRun run;
+  tr::TrainConfig one = global_batch_config(1);
+  one.warmup_steps = 0, one.log_every = 0, one.valid_every = 0;
+  expect_no_errors(run_ranks(3, 4, [&](int, dist::Communicator& comm) {
+    std::unique_ptr<mds::TrainableModel> net = run.bound->make("cpu", 1, 5);
+    net->distribute(comm, true);
+    tr::TrainerSetup s = run.setup("");
+    s.comm = &comm;
+    tr::Trainer t(*net, one, mds::testing::qqp64().data, nullptr, s);
+    ASSERT_EQ(t.run().step, 1);
+    auto* model = dynamic_cast<mds::DiffusionModel*>(net.get());
+    ASSERT_NE(model, nullptr);
+    ASSERT_TRUE(model->params().flat());
+    EXPECT_EQ(model->params().flat_size() % (64 * 3), 0);
+    EXPECT_GE(model->params().flat_size(), model->params().count());
+    for (const auto& p : model->params().all()) EXPECT_FALSE(p.adam_m.defined() || p.adam_v.defined()) << p.name;
+  }));
 }
 
 // A checkpoint is the same whatever the number of ranks: 10 steps on 2 ranks
